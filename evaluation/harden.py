@@ -1,0 +1,220 @@
+"""Exact search for minimum thresholds that give a game target feasible/unanimous counts.
+
+``game harden`` looks for a threshold vector ``t`` (one minimum per party, each within
+``±bound`` of the original ``m``) such that, over every possible deal,
+
+* the number of feasible deals equals ``feasible``,
+* the number of unanimous deals equals ``unanimous`` (when given), and
+* every deal that maximises the proposer's (p1's) own score stays infeasible,
+
+minimising the key ``(Σ|t_i − m_i|, parties changed, parties lowered, deltas in config order)``.
+
+Method (a depth-first branch and bound; see ``docs/game-authoring.md`` for the proof):
+
+1. The deals × parties score matrix is built once (``analysis.all_scores``).
+2. A party's acceptance set changes only when its threshold crosses one of its own score
+   values, so each party's thresholds fall into classes; only the member of each class
+   closest to ``m_i`` can be optimal (same counts, smaller change). These are the candidates.
+3. Raising a threshold only removes acceptances, so feasible and unanimous counts are
+   non-increasing in every threshold. With some parties fixed and the others anywhere in a box
+   ``[lo, hi]``, the counts lie between their values at ``hi`` and at ``lo``: a branch whose
+   interval misses a target, or whose best case still makes p1's ideal deal feasible, is cut.
+4. Once a solution of cost ``C`` is known, the other parties may only move by the budget
+   left, which shrinks the box; all candidates of one party are judged in one numpy step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from negotiation.analysis import all_scores
+from negotiation.game import Scoring
+from negotiation.rules import DEFAULT_POLICY, UNANIMITY_BONUS, RulePolicy, required_supporters
+
+DEFAULT_BOUND = 20
+
+
+@dataclass(frozen=True)
+class HardenResult:
+    """The thresholds found (config order) and what they give."""
+
+    names: tuple[str, ...]
+    original: tuple[int, ...]
+    minimums: tuple[int, ...]
+    feasible: int
+    unanimous: int
+    nodes: int
+    """Search nodes expanded (a measure of effort)."""
+
+    @property
+    def deltas(self) -> tuple[int, ...]:
+        """New minus original threshold, per party."""
+        return tuple(n - o for n, o in zip(self.minimums, self.original))
+
+    @property
+    def cost(self) -> int:
+        """Total absolute change."""
+        return sum(abs(d) for d in self.deltas)
+
+    @property
+    def changes(self) -> dict[str, tuple[int, int]]:
+        """Party name -> (old, new) for the parties whose threshold changed."""
+        return {n: (o, m) for n, o, m in zip(self.names, self.original, self.minimums) if o != m}
+
+
+def solution_key(deltas: tuple[int, ...]) -> tuple[int, int, int, tuple[int, ...]]:
+    """What is minimised: total change, parties changed, parties lowered, then the deltas."""
+    return (sum(abs(d) for d in deltas), sum(d != 0 for d in deltas),
+            sum(d < 0 for d in deltas), deltas)
+
+
+@dataclass
+class _Problem:
+    """Precomputed arrays: a party accepts a deal iff ``eff[deal, party] >= threshold``."""
+
+    eff: np.ndarray
+    base: np.ndarray
+    veto: np.ndarray
+    required: int
+    ideal: np.ndarray
+    bound: int
+    targets: tuple[int, int | None]
+    cands: list[np.ndarray] = field(default_factory=list)
+    acc: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of parties."""
+        return int(self.base.size)
+
+
+def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
+             policy: RulePolicy) -> _Problem:
+    _, scores = all_scores(scoring)
+    bonus = np.array([UNANIMITY_BONUS if policy.bonus_in_acceptance and p.role == "p1" else 0
+                      for p in scoring.parties], dtype=np.int64)
+    eff = scores + bonus - (1 if policy.strict else 0)  # integers: s > t  <=>  s - 1 >= t
+    p1 = scoring.parties.index(scoring.proposer)
+    ideal = np.flatnonzero(scores[:, p1] == scores[:, p1].max())
+    prob = _Problem(eff=eff, base=np.array([p.minimum for p in scoring.parties], dtype=np.int64),
+                    veto=np.array([p.role in ("p1", "p2") for p in scoring.parties]),
+                    required=required_supporters(scoring, policy), ideal=ideal, bound=bound,
+                    targets=(feasible, unanimous))
+    for i in range(prob.n):
+        prob.cands.append(_candidates(eff[:, i], int(prob.base[i]), bound))
+        prob.acc.append(eff[:, i][:, None] >= prob.cands[i][None, :])
+    return prob
+
+
+def _candidates(column: np.ndarray, minimum: int, bound: int) -> np.ndarray:
+    """One threshold per acceptance class within ±bound: the one closest to ``minimum``,
+    ordered by |change| (raising before lowering on ties)."""
+    ts = np.arange(minimum - bound, minimum + bound + 1)
+    counts = (column[:, None] >= ts[None, :]).sum(axis=0)
+    best: dict[int, int] = {}
+    for t, c in zip(ts.tolist(), counts.tolist()):
+        if c not in best or abs(t - minimum) < abs(best[c] - minimum):
+            best[c] = t
+    return np.array(sorted(best.values(), key=lambda t: (abs(t - minimum), minimum - t)),
+                    dtype=np.int64)
+
+
+class _Search:
+    """Depth-first branch and bound over the candidate thresholds, parties in config order."""
+
+    def __init__(self, prob: _Problem) -> None:
+        self.p = prob
+        self.best: tuple[int, int, int, tuple[int, ...]] | None = None
+        self.nodes = 0
+
+    def budget(self, spent: int) -> float:
+        """How much change the parties not yet fixed may still use."""
+        return math.inf if self.best is None else self.best[0] - spent
+
+    def run(self) -> tuple[int, ...] | None:
+        """The best delta vector, or None when no vector within the bound qualifies."""
+        d = self.p.eff.shape[0]
+        self.visit(0, (), np.zeros(d, dtype=np.int16), np.ones(d, dtype=bool))
+        return None if self.best is None else self.best[3]
+
+    def rest_box(self, j: int, spent: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """(acceptance count, veto ok) of parties after ``j`` at the box's low and high end."""
+        p, rest = self.p, slice(j + 1, None)
+        radius = min(p.bound, self.budget(spent))
+        out = []
+        for sign in (-1, 1):
+            acc = p.eff[:, rest] >= p.base[rest] + sign * int(radius)
+            out.append((acc.sum(axis=1), acc[:, p.veto[rest]].all(axis=1)))
+        return tuple(out)
+
+    def counts(self, cnt: np.ndarray, vok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feasible mask and unanimous mask (deals × candidates) from counts and veto flags."""
+        return (cnt >= self.p.required) & vok, cnt == self.p.n
+
+    def viable(self, j: int, cnt: np.ndarray, vok: np.ndarray, spent: int,
+               k: int) -> np.ndarray:
+        """Which of party ``j``'s first ``k`` candidates may still lead to a solution."""
+        p, ok = self.p, np.ones(k, dtype=bool)
+        col = p.acc[j][:, :k]
+        col_vok = col if p.veto[j] else np.ones_like(col)
+        (lo_cnt, lo_vok), (hi_cnt, hi_vok) = self.rest_box(j, spent)
+        f_max, u_max = self.counts(cnt[:, None] + col + lo_cnt[:, None],
+                                   (vok & lo_vok)[:, None] & col_vok)
+        f_min, u_min = self.counts(cnt[:, None] + col + hi_cnt[:, None],
+                                   (vok & hi_vok)[:, None] & col_vok)
+        feasible, unanimous = p.targets
+        ok &= (f_min.sum(axis=0) <= feasible) & (feasible <= f_max.sum(axis=0))
+        if unanimous is not None:
+            ok &= (u_min.sum(axis=0) <= unanimous) & (unanimous <= u_max.sum(axis=0))
+        if p.ideal.size:
+            ok &= ~f_min[p.ideal].any(axis=0)
+        return ok
+
+    def visit(self, j: int, deltas: tuple[int, ...], cnt: np.ndarray, vok: np.ndarray) -> None:
+        """Try every viable candidate of party ``j`` given the thresholds of parties < j."""
+        self.nodes += 1
+        p, spent = self.p, sum(abs(x) for x in deltas)
+        steps = np.abs(p.cands[j] - p.base[j])
+        k = int(np.searchsorted(steps, self.budget(spent), side="right"))
+        if k == 0:
+            return
+        viable = self.viable(j, cnt, vok, spent, k)
+        for c in np.flatnonzero(viable).tolist():
+            delta = int(p.cands[j][c] - p.base[j])
+            if spent + abs(delta) > self.budget(0):
+                break
+            if j + 1 == p.n:
+                self.offer(deltas + (delta,))
+                continue
+            col = p.acc[j][:, c]
+            self.visit(j + 1, deltas + (delta,), cnt + col,
+                       vok & col if p.veto[j] else vok)
+
+    def offer(self, deltas: tuple[int, ...]) -> None:
+        """A complete vector passed the exact test at the last party: keep it if better."""
+        key = solution_key(deltas)
+        if self.best is None or key < self.best:
+            self.best = key
+
+
+def harden(scoring: Scoring, feasible: int, unanimous: int | None = None,
+           bound: int = DEFAULT_BOUND, policy: RulePolicy = DEFAULT_POLICY) -> HardenResult | None:
+    """The minimum-change thresholds meeting the targets, or None when none exist in ±bound."""
+    if bound < 0:
+        raise ValueError("bound must be >= 0")
+    prob = _problem(scoring, feasible, unanimous, bound, policy)
+    search = _Search(prob)
+    deltas = search.run()
+    if deltas is None:
+        return None
+    minimums = tuple(int(m) + d for m, d in zip(prob.base.tolist(), deltas))
+    thresholds = np.array(minimums)
+    accept = prob.eff >= thresholds
+    feasible_mask = (accept.sum(axis=1) >= prob.required) & accept[:, prob.veto].all(axis=1)
+    return HardenResult(names=tuple(p.name for p in scoring.parties),
+                        original=tuple(int(m) for m in prob.base), minimums=minimums,
+                        feasible=int(feasible_mask.sum()), unanimous=int(accept.all(axis=1).sum()),
+                        nodes=search.nodes)

@@ -1,0 +1,110 @@
+"""The model contract: one small async ``generate`` that every provider implements.
+
+Retry, timeouts and concurrency limits are wrappers around a provider (see ``wrappers.py``), so
+providers stay small and only translate messages to their SDK and back.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Generation settings; passed to the provider where supported, always recorded."""
+
+    temperature: float = 0.0
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int = 512
+    seed: int | None = None
+    timeout_s: float = 120.0
+    cache_key: str | None = None
+    """A stable key (e.g. the party name) that local backends use to keep one KV state per
+    conversation; remote providers ignore it."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    def to_record(self) -> dict[str, Any]:
+        """The settings as logged (the cache key is an implementation detail)."""
+        record = asdict(self)
+        record.pop("cache_key")
+        return record
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a provider returns for one call."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str = "stop"
+    model_id: str = ""
+    """The provider's own model identifier as it reported it."""
+    retries: int = 0
+    """How many retried attempts preceded this answer (filled by the retry wrapper)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific figures, e.g. prompt tokens actually evaluated by a local model."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying: rate limit, 5xx, timeout, connection reset.
+
+    ``retry_after`` carries the server's ``Retry-After`` in seconds when it sent one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalError(Exception):
+    """A failure that retrying cannot fix: bad request, authentication, missing SDK or model."""
+
+
+class Backend(abc.ABC):
+    """A model provider. Implementations translate messages to one SDK call and back.
+
+    ``generate`` must raise ``TransientError`` for retryable failures and ``FatalError`` for
+    the others; wrappers rely on that split.
+    """
+
+    spec: str = ""
+    """The model spec string that selected this backend, e.g. ``openai:gpt-4o``."""
+    local: bool = False
+    """True for in-process models (llama.cpp, transformers): a timeout cannot stop their
+    computation, so the standard wrapper stack applies none to them."""
+
+    @abc.abstractmethod
+    async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        """Produce one completion for ``messages``."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Release clients or models; the default has nothing to release."""
+
+    @property
+    def max_concurrency(self) -> int:
+        """How many calls may be in flight at once for this backend."""
+        return 8

@@ -1,0 +1,176 @@
+"""Google Gemini (Gemini API or Vertex AI) behind the ``Backend`` contract.
+
+Translates messages to one async ``generate_content`` call of ``google-genai`` and sorts its
+exceptions into ``TransientError`` / ``FatalError``. The SDK's own retries are off (one
+attempt): the retry wrapper owns that policy. The API key never appears in messages or reprs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from typing import Any
+
+from negotiation.backends.base import (
+    Backend,
+    Completion,
+    FatalError,
+    GenerateConfig,
+    Message,
+    TransientError,
+)
+from negotiation.backends.wrappers import retry_after_seconds
+
+try:
+    from google import genai
+    from google.auth.exceptions import GoogleAuthError
+    from google.genai import errors as genai_errors
+    from google.genai import types
+except ImportError:  # pragma: no cover - depends on the environment
+    genai = None  # type: ignore[assignment]
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network-level exception classes of whichever httpx flavour the SDK uses."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found.append(module.TransportError)
+    return tuple(found)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+_KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+_PLACEHOLDER_KEY = "not-needed"
+_RETRYABLE_STATUS = frozenset({408, 429})
+_FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
+
+
+class GeminiBackend(Backend):
+    """One Gemini model through ``client.aio.models.generate_content``."""
+
+    def __init__(self, client: Any, model: str, secret: str | None) -> None:
+        self._client = client
+        self.model = model
+        self.spec = f"gemini:{model}"
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"GeminiBackend(spec={self.spec!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+
+    async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        system, contents = split_messages(messages)
+        started = time.perf_counter()
+        try:
+            response = await self._client.aio.models.generate_content(
+                model=self.model, contents=contents,
+                config=generation_config(config, system))
+        except genai_errors.APIError as error:
+            raise map_error(error, self._secret) from None
+        except _TRANSPORT_ERRORS as error:
+            raise TransientError(f"Gemini connection failed: {type(error).__name__}: "
+                                 f"{_redact(str(error), self._secret)}") from None
+        return _to_completion(response, time.perf_counter() - started, self.model)
+
+
+def split_messages(messages: list[Message]) -> tuple[str | None, list[Any]]:
+    """System text (joined) and the user/model ``Content`` list."""
+    system = [m.content for m in messages if m.role == "system"]
+    contents = [types.Content(role="model" if m.role == "assistant" else "user",
+                              parts=[types.Part(text=m.content)])
+                for m in messages if m.role != "system"]
+    return ("\n\n".join(system) if system else None), contents
+
+
+def generation_config(config: GenerateConfig, system: str | None) -> Any:
+    """The generation settings as a ``GenerateContentConfig`` (with a per-call timeout)."""
+    return types.GenerateContentConfig(
+        system_instruction=system,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        top_k=config.top_k,
+        max_output_tokens=config.max_tokens,
+        seed=config.seed,
+        http_options=types.HttpOptions(timeout=int(config.timeout_s * 1000)),
+    )
+
+
+def _to_completion(response: Any, latency: float, model: str) -> Completion:
+    candidate = response.candidates[0] if response.candidates else None
+    parts = (candidate.content.parts or []) if candidate and candidate.content else []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    if candidate is None:
+        finish = "blocked" if response.prompt_feedback else "empty"
+    elif candidate.finish_reason is None:
+        finish = "stop"
+    else:
+        name = getattr(candidate.finish_reason, "name", str(candidate.finish_reason))
+        finish = _FINISH_REASONS.get(name, name.lower())
+    usage = response.usage_metadata
+    extra: dict[str, Any] = {}
+    if usage is not None and usage.thoughts_token_count:
+        extra["thoughts_tokens"] = usage.thoughts_token_count
+    return Completion(
+        text=text,
+        input_tokens=(usage.prompt_token_count or 0) if usage else 0,
+        output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+        latency_s=latency,
+        finish_reason=finish,
+        model_id=response.model_version or model,
+        extra=extra,
+    )
+
+
+def map_error(error: Any, secret: str | None) -> Exception:
+    """Sort a ``google.genai.errors.APIError`` into ``TransientError`` or ``FatalError``."""
+    status = int(error.code or 0)
+    detail = _redact(str(error), secret)
+    if status >= 500 or status in _RETRYABLE_STATUS:
+        headers = getattr(error.response, "headers", None)
+        return TransientError(f"Gemini HTTP {status}: {detail}",
+                              retry_after=retry_after_seconds(headers))
+    # The Gemini API answers a bad key with 400 API_KEY_INVALID, not 401.
+    if status in (401, 403) or "API_KEY_INVALID" in detail or "API key not valid" in detail:
+        return FatalError(f"Gemini rejected the credentials (HTTP {status}); check "
+                          f"GEMINI_API_KEY (or GOOGLE_API_KEY): {detail}")
+    return FatalError(f"Gemini HTTP {status}: {detail}")
+
+
+def _redact(text: str, secret: str | None) -> str:
+    if secret and secret != _PLACEHOLDER_KEY:
+        return text.replace(secret, "***")
+    return text
+
+
+def _use_vertex() -> bool:
+    return os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").strip().lower() in ("1", "true")
+
+
+def create(model: str, base_url: str | None = None) -> Backend:
+    """A Gemini backend; key from ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``, or Vertex AI when
+    ``GOOGLE_GENAI_USE_VERTEXAI`` is set (the SDK then reads project/location itself)."""
+    if genai is None:
+        raise FatalError("the 'google-genai' package is not installed (pip install google-genai)")
+    http_options = types.HttpOptions(base_url=base_url,
+                                     retry_options=types.HttpRetryOptions(attempts=1))
+    key = next((os.environ[name] for name in _KEY_ENVS if os.environ.get(name)), None)
+    if _use_vertex():
+        key = None
+    elif key is None:
+        if base_url is None:
+            raise FatalError("GEMINI_API_KEY is not set (or GOOGLE_API_KEY; or set "
+                             "GOOGLE_GENAI_USE_VERTEXAI for Vertex AI)")
+        key = _PLACEHOLDER_KEY
+    try:
+        client = genai.Client(api_key=key, http_options=http_options)
+    except (ValueError, GoogleAuthError) as error:
+        raise FatalError(f"cannot configure the Gemini client: {_redact(str(error), key)}") \
+            from None
+    return GeminiBackend(client, model, key)

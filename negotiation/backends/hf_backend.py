@@ -1,0 +1,272 @@
+"""Local transformers models (``hf:FOLDER_OR_HUB_ID``) with request batching.
+
+On a CPU, one ``generate`` call over a left-padded batch of N prompts costs far less than N
+calls, so concurrent requests (e.g. several games played side by side) are batched: requests that
+arrive while the model is busy, or within a short window of an idle model, wait in a queue and
+run as one ``generate``; the outputs are split back to their callers. Requests are grouped by
+generation settings, since one ``generate`` call takes one set. All backends created for the same
+model in a process share one resident model and one queue per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install torch==2.13.0 transformers==5.23.0"
+MAX_BATCH_ENV = "NEGOTIATION_HF_MAX_BATCH"
+WINDOW_ENV = "NEGOTIATION_HF_BATCH_WINDOW_S"
+DEFAULT_MAX_BATCH = 8
+DEFAULT_WINDOW_S = 0.01
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+"""Used only for tokenizers that ship no chat template."""
+
+
+def _import_stack() -> tuple[ModuleType, ModuleType]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise FatalError(f"the hf backend needs torch and transformers: {INSTALL_HINT}") from exc
+    return torch, transformers
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The part of ``GenerateConfig`` that one ``generate`` call must share."""
+
+    temperature: float
+    top_p: float | None
+    top_k: int | None
+    max_tokens: int
+    seed: int | None
+
+    @classmethod
+    def of(cls, config: GenerateConfig) -> _Settings:
+        return cls(config.temperature, config.top_p, config.top_k, config.max_tokens, config.seed)
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        if self.temperature == 0.0:
+            return {"max_new_tokens": self.max_tokens, "do_sample": False}
+        return {"max_new_tokens": self.max_tokens, "do_sample": True,
+                "temperature": self.temperature,
+                "top_p": 1.0 if self.top_p is None else self.top_p,
+                "top_k": 0 if self.top_k is None else self.top_k}
+
+
+class _Engine:
+    """One resident model and tokenizer; ``run_batch`` runs in a worker thread."""
+
+    def __init__(self, model: str) -> None:
+        self.torch, transformers = _import_stack()
+        self.name = model
+        try:
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype="auto")
+        except Exception as exc:  # noqa: BLE001 - any load failure (missing, offline, bad config)
+            raise FatalError(f"transformers could not load {model!r}: {exc}") from exc
+        self.model.eval()
+        if not self.tokenizer.chat_template:
+            logger.warning("%s has no chat template; falling back to ChatML", model)
+            self.tokenizer.chat_template = CHATML_TEMPLATE
+        self.eos_ids = self._eos_ids()
+        self.pad_id = (self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+                       else self.eos_ids[0])
+        self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        self.lock = threading.Lock()
+        self.batch_sizes: list[int] = []
+        self.batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
+            weakref.WeakKeyDictionary())
+
+    def _eos_ids(self) -> list[int]:
+        found = self.model.generation_config.eos_token_id
+        ids = [found] if isinstance(found, int) else list(found or [])
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        if not ids:
+            raise FatalError(f"{self.name} defines no EOS token")
+        return ids
+
+    def encode(self, messages: list[Message]) -> list[int]:
+        """Chat template -> token ids (the template already adds any BOS it wants)."""
+        text = self.tokenizer.apply_chat_template(
+            [{"role": m.role, "content": m.content} for m in messages],
+            tokenize=False, add_generation_prompt=True)
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if self.max_positions is not None and len(ids) >= self.max_positions:
+            raise FatalError(f"prompt has {len(ids)} tokens but {self.name} handles at most "
+                             f"max_position_embeddings={self.max_positions}")
+        return ids
+
+    def run_batch(self, batch: list[list[Message]],
+                  settings: _Settings) -> list[Completion | FatalError]:
+        """Encode, left-pad and generate a whole batch; per-request errors are returned."""
+        with self.lock:
+            started = time.perf_counter()
+            encoded: list[list[int] | FatalError] = []
+            for messages in batch:
+                try:
+                    encoded.append(self.encode(messages))
+                except FatalError as exc:
+                    encoded.append(exc)
+            good = [ids for ids in encoded if not isinstance(ids, FatalError)]
+            outputs = iter(self._generate(good, settings) if good else [])
+            if good:
+                self.batch_sizes.append(len(good))
+            latency = time.perf_counter() - started
+            return [ids if isinstance(ids, FatalError)
+                    else self._completion(len(ids), next(outputs), latency) for ids in encoded]
+
+    def _generate(self, prompts: list[list[int]], settings: _Settings) -> list[list[int]]:
+        torch = self.torch
+        width = max(len(ids) for ids in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids):] = 1
+        if settings.seed is not None:
+            torch.manual_seed(settings.seed)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    input_ids=input_ids, attention_mask=attention, pad_token_id=self.pad_id,
+                    eos_token_id=self.eos_ids, repetition_penalty=1.0,
+                    **settings.generate_kwargs())
+        except (RuntimeError, ValueError) as exc:
+            raise FatalError(f"generation failed on {self.name}: {exc}") from exc
+        return [row[width:].tolist() for row in out]
+
+    def _completion(self, n_input: int, generated: list[int], latency: float) -> Completion:
+        end = next((i for i, tok in enumerate(generated) if tok in self.eos_ids), None)
+        tokens = generated if end is None else generated[:end]
+        return Completion(
+            text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+            input_tokens=n_input, output_tokens=len(tokens), latency_s=latency,
+            finish_reason="length" if end is None else "stop",
+            model_id=os.path.basename(self.name) if os.path.isdir(self.name) else self.name,
+            extra={"prompt_tokens_evaluated": n_input})
+
+
+@dataclass
+class _Request:
+    messages: list[Message]
+    future: asyncio.Future[Completion]
+
+
+@dataclass
+class _Batcher:
+    """Per-event-loop queue; one drain task runs batches one after another."""
+
+    engine: _Engine
+    max_batch: int
+    window_s: float
+    queues: dict[_Settings, list[_Request]] = field(default_factory=dict)
+    drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, messages: list[Message], settings: _Settings) -> Completion:
+        loop = asyncio.get_running_loop()
+        request = _Request(messages, loop.create_future())
+        self.queues.setdefault(settings, []).append(request)
+        if self.drainer is None or self.drainer.done():
+            self.drainer = loop.create_task(self._drain())
+        return await request.future
+
+    def _take(self) -> tuple[_Settings, list[_Request]]:
+        settings = next(iter(self.queues))
+        waiting = [r for r in self.queues.pop(settings) if not r.future.done()]
+        batch, rest = waiting[:self.max_batch], waiting[self.max_batch:]
+        if rest:
+            self.queues[settings] = rest
+        return settings, batch
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(self.window_s)  # once, while idle: let concurrent callers join
+        while self.queues:
+            settings, batch = self._take()
+            if not batch:
+                continue
+            try:
+                results = await asyncio.to_thread(
+                    self.engine.run_batch, [r.messages for r in batch], settings)
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of this batch
+                results = [exc] * len(batch)
+            for request, result in zip(batch, results):
+                if request.future.done():
+                    continue  # the caller gave up (timeout / cancellation)
+                if isinstance(result, Exception):
+                    request.future.set_exception(result)
+                else:
+                    request.future.set_result(result)
+
+
+class HFBackend(Backend):
+    """A handle on a shared resident model; cheap to create one per party."""
+
+    local = True
+
+    def __init__(self, engine: _Engine, max_batch: int, window_s: float) -> None:
+        self.engine = engine
+        self.spec = f"hf:{engine.name}"
+        self._max_batch = max_batch
+        self._window_s = window_s
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Sizes of every batch the shared model ran so far (for tests and diagnostics)."""
+        return self.engine.batch_sizes
+
+    async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        loop = asyncio.get_running_loop()
+        batcher = self.engine.batchers.get(loop)
+        if batcher is None:
+            batcher = _Batcher(self.engine, self._max_batch, self._window_s)
+            self.engine.batchers[loop] = batcher
+        return await batcher.submit(list(messages), _Settings.of(config))
+
+    @property
+    def max_concurrency(self) -> int:
+        return self._max_batch
+
+
+_ENGINES: dict[str, _Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError as exc:
+        raise FatalError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise FatalError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def create(model: str, base_url: str | None = None) -> Backend:
+    """Backend for a local folder or hub id (set ``HF_HUB_OFFLINE=1`` to forbid downloads)."""
+    if base_url:
+        logger.warning("hf backend ignores base_url=%s", base_url)
+    _import_stack()
+    key = os.path.abspath(model) if os.path.isdir(model) else model
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _Engine(key)
+    max_batch = max(1, int(_env_number(MAX_BATCH_ENV, DEFAULT_MAX_BATCH)))
+    return HFBackend(engine, max_batch, _env_number(WINDOW_ENV, DEFAULT_WINDOW_S))

@@ -1,0 +1,175 @@
+"""Frozen value objects describing a game: issues, parties with score sheets, deals.
+
+These are the contract every other layer (loader, rules, prompts, engine, evaluation) uses. They
+validate themselves on construction, so an object that exists is a consistent game.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+ROLES: tuple[str, ...] = ("p1", "p2", "target", "player")
+BUILTIN_INCENTIVES: tuple[str, ...] = ("cooperative", "greedy", "untargeted_adv", "targeted_adv")
+ADVERSARIAL_INCENTIVES: tuple[str, ...] = ("untargeted_adv", "targeted_adv")
+MAX_PARTIES = 15
+MAX_ISSUES = 26
+MIN_OPTIONS, MAX_OPTIONS = 2, 9
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One issue of the deal: a letter (A, B, …) and how many options (1-based) it has."""
+
+    letter: str
+    n_options: int
+
+    def __post_init__(self) -> None:
+        if len(self.letter) != 1 or self.letter not in string.ascii_uppercase:
+            raise ValueError(f"issue letter must be one of A-Z, got {self.letter!r}")
+        if not MIN_OPTIONS <= self.n_options <= MAX_OPTIONS:
+            raise ValueError(f"issue {self.letter} has {self.n_options} options, need 2-9")
+
+    def option_name(self, k: int) -> str:
+        """The name of option ``k`` (1-based), e.g. ``C4``."""
+        return f"{self.letter}{k}"
+
+
+@dataclass(frozen=True)
+class Deal:
+    """One option (1-based) per issue, in issue order."""
+
+    options: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return ",".join(f"{string.ascii_uppercase[i]}{k}" for i, k in enumerate(self.options))
+
+    def names(self) -> tuple[str, ...]:
+        """Option names such as ``("A1", "B2", …)``."""
+        return tuple(str(self).split(","))
+
+
+@dataclass(frozen=True)
+class Party:
+    """A stakeholder: its config line, its score sheet and its minimum acceptable score."""
+
+    name: str
+    file_name: str
+    role: str
+    incentive: str
+    model: str
+    scores: tuple[tuple[int, ...], ...]
+    minimum: int
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r} (expected one of {', '.join(ROLES)})")
+        if not self.name:
+            raise ValueError("party name is empty")
+
+    def score_of(self, issue_index: int, option: int) -> int:
+        """This party's score for ``option`` (1-based) of the issue at ``issue_index``."""
+        return self.scores[issue_index][option - 1]
+
+    @property
+    def is_adversarial(self) -> bool:
+        """True for the adversarial incentives of the paper."""
+        return self.incentive in ADVERSARIAL_INCENTIVES
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The scoring view of a game: issues and parties, no prompts.
+
+    This is all that rules, analysis and evaluation need; log folders carry only this much.
+    """
+
+    name: str
+    path: Path
+    issues: tuple[Issue, ...]
+    parties: tuple[Party, ...]
+
+    def __post_init__(self) -> None:
+        if not 2 <= len(self.parties) <= MAX_PARTIES:
+            raise ValueError(f"a game needs 2-{MAX_PARTIES} parties, got {len(self.parties)}")
+        if not 1 <= len(self.issues) <= MAX_ISSUES:
+            raise ValueError(f"a game needs 1-{MAX_ISSUES} issues, got {len(self.issues)}")
+        shape = tuple(i.n_options for i in self.issues)
+        for p in self.parties:
+            if tuple(len(row) for row in p.scores) != shape:
+                raise ValueError(f"party {p.name!r} has a score sheet of another shape")
+
+    @property
+    def proposer(self) -> Party:
+        """The party that opens and closes: p1, or the first party when there is no p1."""
+        return next((p for p in self.parties if p.role == "p1"), self.parties[0])
+
+    @property
+    def has_p1(self) -> bool:
+        """Whether a p1 (proposer with a veto) exists; otherwise the first party chairs."""
+        return any(p.role == "p1" for p in self.parties)
+
+    @property
+    def vetoes(self) -> tuple[Party, ...]:
+        """The veto parties present: p1 and p2."""
+        return tuple(p for p in self.parties if p.role in ("p1", "p2"))
+
+    @property
+    def target(self) -> Party | None:
+        """The party a targeted adversary aims at, if any."""
+        return next((p for p in self.parties if p.role == "target"), None)
+
+    def party(self, name: str) -> Party:
+        """Look a party up by display name (KeyError when absent)."""
+        for p in self.parties:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def n_deals(self) -> int:
+        """The number of possible deals (product of option counts)."""
+        total = 1
+        for issue in self.issues:
+            total *= issue.n_options
+        return total
+
+
+@dataclass(frozen=True)
+class Game:
+    """A full game: the scoring view plus everything needed to render prompts."""
+
+    scoring: Scoring
+    global_instructions: str
+    briefs: Mapping[str, str]
+    """Party name -> confidential brief with placeholders already filled in."""
+    initial_deal: Deal
+    initial_deal_given: bool
+    """False when ``initial_deal.txt`` was absent and the proposer's best deal was used."""
+    prompts_dir: Path | None = None
+    """The game's own ``prompts/`` folder overriding library templates, if any."""
+    warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "briefs", MappingProxyType(dict(self.briefs)))
+        missing = [p.name for p in self.scoring.parties if p.name not in self.briefs]
+        if missing:
+            raise ValueError(f"no brief for {', '.join(missing)}")
+
+    @property
+    def name(self) -> str:
+        """The game's name (its folder name)."""
+        return self.scoring.name
+
+    @property
+    def parties(self) -> tuple[Party, ...]:
+        """Shortcut to ``scoring.parties``."""
+        return self.scoring.parties
+
+    @property
+    def issues(self) -> tuple[Issue, ...]:
+        """Shortcut to ``scoring.issues``."""
+        return self.scoring.issues

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths of the shipped games and a helper to run scripted sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from negotiation.backends.base import Backend
+from negotiation.engine import SessionRunner
+from negotiation.game import Game
+from negotiation.loader import DEFAULT_GAMES_DIR, load_game
+from negotiation.records import SessionLog
+from negotiation.session import RunSettings, assign_models, make_backends, new_log
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def base_game() -> Game:
+    """The shipped ``base`` game."""
+    return load_game(DEFAULT_GAMES_DIR / "base")
+
+
+def start_session(game: Game, settings: RunSettings, out: Path, index: int = 0,
+                  run_name: str = "run") -> tuple[SessionLog, Path]:
+    """A new session log and the path it will be written to."""
+    log = new_log(game, assign_models(game, settings), settings, run_name, index)
+    return log, out / run_name / f"session-{log.session_id}.json"
+
+
+def run_session(game: Game, log: SessionLog, path: Path,
+                backends: Mapping[str, Backend] | None = None) -> SessionLog:
+    """Run (or resume) a session to its end with the log's own backends unless given."""
+    chosen = backends if backends is not None else make_backends(game, log, None)
+    return asyncio.run(SessionRunner(game, chosen, log, path).run())

@@ -1,0 +1,1 @@
+"""Test doubles that stand in for remote model providers (real loopback servers, canned replies)."""

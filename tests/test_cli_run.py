@@ -1,0 +1,141 @@
+"""The main job's CLI: sessions, reruns, resume, model assignment, errors, export."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from negotiation.backends.registry import legacy_to_spec, parse_spec
+from negotiation.cli import main
+from negotiation.errors import ConfigError
+from negotiation.records import comparable, load_log, save_log
+from negotiation.session import RunSettings, assign_models
+
+SCRIPTED = ["--game", "base", "--model", "scripted:rational", "--quiet"]
+
+
+def _logs(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("session-*.json"))
+
+
+def test_sessions_then_rerun_skips_complete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [*SCRIPTED, "--out", str(tmp_path), "--name", "r", "--sessions", "3", "--rounds", "6"]
+    assert main(args) == 0
+    logs = _logs(tmp_path / "r")
+    assert len(logs) == 3
+    loaded = [load_log(p) for p in logs]
+    assert len({lg.seed for lg in loaded}) == 3 and len({lg.session_id for lg in loaded}) == 3
+    assert all(lg.status == "complete" for lg in loaded)
+    before = {p: p.read_bytes() for p in logs}
+    out = capsys.readouterr().out
+    assert "threshold outcome" in out and "wrong deals" in out and "followed the format" in out
+    assert main(args) == 0
+    assert "already complete" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in _logs(tmp_path / "r")} == before
+
+
+def test_resume_run_folder(tmp_path: Path) -> None:
+    base = [*SCRIPTED, "--rounds", "6", "--out"]
+    assert main([*base, str(tmp_path / "ref"), "--name", "x"]) == 0
+    assert main([*base, str(tmp_path / "cut"), "--name", "x"]) == 0
+    (path,) = _logs(tmp_path / "cut")
+    log = load_log(path)
+    log.turns = log.turns[:4]
+    log.status, log.final_deal, log.threshold_outcome, log.vote_outcome = "running", None, None, None
+    log.final_scores, log.outcomes_differ = {}, None
+    save_log(log, path)
+    assert main(["--resume", str(tmp_path / "cut" / "x"), "--quiet"]) == 0
+    (ref,) = _logs(tmp_path / "ref")
+    assert comparable(path) == comparable(ref)
+
+
+def test_model_precedence(base_game) -> None:  # type: ignore[no-untyped-def]
+    settings = RunSettings(model="scripted:greedy", party_models={"Mayor": "scripted:stubborn"})
+    models = assign_models(base_game, settings)
+    assert str(models["Mayor"]) == "scripted:stubborn"
+    assert str(models["SportCo"]) == "scripted:greedy"
+    assert str(assign_models(base_game, RunSettings())["SportCo"]) == "llamacpp:smollm2"
+    with pytest.raises(ConfigError, match="Nobody"):
+        assign_models(base_game, RunSettings(party_models={"Nobody": "scripted:random"}))
+
+
+@pytest.mark.parametrize("name,spec", [
+    ("gpt-4-low", "openai:gpt-4"), ("gpt-4-0613", "openai:gpt-4-0613"),
+    ("gpt-3.5-turbo", "openai:gpt-3.5-turbo"), ("hf_mistral", "hf:mistral"),
+    ("gemini-1.0-pro-001", "gemini:gemini-1.0-pro-001"), ("default", "llamacpp:smollm2"),
+    ("openai:qwen@http://127.0.0.1:9/v1", "openai:qwen@http://127.0.0.1:9/v1"),
+])
+def test_legacy_names(name: str, spec: str) -> None:
+    assert str(parse_spec(legacy_to_spec(name))) == spec
+
+
+def test_base_url_suffix() -> None:
+    spec = parse_spec("openai:qwen@http://127.0.0.1:8000/v1")
+    assert (spec.provider, spec.model, spec.base_url) == ("openai", "qwen", "http://127.0.0.1:8000/v1")
+
+
+@pytest.mark.parametrize("bad", ["llama-70b", "bogus:model", "openai:"])
+def test_bad_specs(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_spec(bad)
+
+
+@pytest.mark.parametrize("args", [
+    ["--temperature", "5"], ["--sessions", "0"], ["--party-model", "Mayor"],
+    ["--incentive", "Nobody=greedy"], ["--incentive", "Mayor=untargeted_adv"],
+    ["--model", "nonsense"], ["--game", "no_such_game"], ["--window", "-1"],
+])
+def test_bad_flags_exit_2_and_write_nothing(args: list[str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SCRIPTED, "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_incentive_override_changes_prompt(tmp_path: Path) -> None:
+    assert main([*SCRIPTED, "--rounds", "2", "--out", str(tmp_path), "--name", "adv",
+                 "--incentive", "Environmental League=targeted_adv"]) == 0
+    log = load_log(_logs(tmp_path)[0])
+    league = next(p for p in log.parties if p.name == "Environmental League")
+    assert league.incentive == "targeted_adv"
+    assert "isolate Local Labour Union" in league.initial_prompt
+
+
+def test_missing_key_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    code = main(["--game", "base", "--model", "gpt-4-low", "--quiet", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "OPENAI_API_KEY" in err and "--model" in err
+    assert _logs(tmp_path) == []
+
+
+def test_export_cli(tmp_path: Path) -> None:
+    assert main([*SCRIPTED, "--rounds", "6", "--out", str(tmp_path), "--name", "e"]) == 0
+    assert main(["export", str(tmp_path / "e"), "--format", "ld", "--out", str(tmp_path / "ld")]) == 0
+    (history,) = (tmp_path / "ld").glob("history_*.json")
+    data = json.loads(history.read_text())
+    assert len(data["rounds"]) == 8 and len(data["slot_assignment"]) == 6
+    assert (tmp_path / "ld" / "config.txt").is_file()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python missing")
+def test_embedded_model_short_session(tmp_path: Path) -> None:
+    code = main(["--game", "base", "--rounds", "1", "--no-vote", "--max-tokens", "24",
+                 "--quiet", "--out", str(tmp_path), "--name", "local"])
+    assert code == 0
+    log = load_log(_logs(tmp_path)[0])
+    assert log.status == "complete" and len(log.turns) == 3
+    assert all(p.model == "llamacpp:smollm2" for p in log.parties)
+    assert all(t.output_tokens > 0 and t.raw_output for t in log.turns)
+    assert all("prompt_tokens_evaluated" in t.extra for t in log.turns)
+    # p1's final proposal reuses its KV state from the opening: far fewer tokens evaluated
+    opening, final = log.turns[0], log.turns[-1]
+    assert final.extra["prompt_tokens_evaluated"] < final.input_tokens
+    assert opening.party == final.party == "SportCo"
