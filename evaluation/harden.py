@@ -25,7 +25,6 @@ Method (a depth-first branch and bound; see ``docs/game-authoring.md`` for the p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,16 +128,25 @@ class _Search:
         self.p = prob
         self.best: tuple[int, int, int, tuple[int, ...]] | None = None
         self.nodes = 0
+        self.cap = 0
 
-    def budget(self, spent: int) -> float:
+    def budget(self, spent: int) -> int:
         """How much change the parties not yet fixed may still use."""
-        return math.inf if self.best is None else self.best[0] - spent
+        return (self.cap if self.best is None else min(self.cap, self.best[0])) - spent
 
     def run(self) -> tuple[int, ...] | None:
-        """The best delta vector, or None when no vector within the bound qualifies."""
-        d = self.p.eff.shape[0]
-        self.visit(0, (), np.zeros(d, dtype=np.int16), np.ones(d, dtype=bool))
-        return None if self.best is None else self.best[3]
+        """The best delta vector, or None when no vector within the bound qualifies.
+
+        Iterative deepening on the total change: a pass with cap C finds the optimum among
+        vectors costing at most C; caps double until one succeeds or covers the whole box.
+        """
+        d, full = self.p.eff.shape[0], self.p.n * self.p.bound
+        self.cap = min(4, full)
+        while True:
+            self.visit(0, (), np.zeros(d, dtype=np.int16), np.ones(d, dtype=bool))
+            if self.best is not None or self.cap >= full:
+                return None if self.best is None else self.best[3]
+            self.cap = min(2 * self.cap, full)
 
     def rest_box(self, j: int, spent: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """(acceptance count, veto ok) of parties after ``j`` at the box's low and high end."""

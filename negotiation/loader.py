@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -159,27 +159,33 @@ def _check_shapes(folder: Path, config: tuple[ConfigLine, ...],
     return tuple(Issue(chr(ord("A") + i), n) for i, n in enumerate(majority))
 
 
-def _override(config: tuple[ConfigLine, ...], path: Path,
-              incentives: Mapping[str, str] | None) -> tuple[ConfigLine, ...]:
-    if not incentives:
-        return config
+def _override(config: tuple[ConfigLine, ...], path: Path, incentives: Mapping[str, str] | None,
+              parties: Sequence[str] | None = None) -> tuple[ConfigLine, ...]:
     names = {e.name for e in config}
-    unknown = sorted(set(incentives) - names)
+    wanted = set(incentives or {}) | set(parties or ())
+    unknown = sorted(wanted - names)
     if unknown:
-        raise GameFormatError(path, f"no party named {unknown[0]!r} to give an incentive to "
+        raise GameFormatError(path, f"no party named {unknown[0]!r} "
                               f"(parties: {', '.join(sorted(names))})")
-    out = tuple(replace(e, incentive=incentives.get(e.name, e.incentive)) for e in config)
-    _validate_config(path, list(out))
+    out = tuple(replace(e, incentive=(incentives or {}).get(e.name, e.incentive)) for e in config
+                if parties is None or e.name in parties)
+    if len(out) < 2:
+        raise GameFormatError(path, "a party subset needs at least 2 parties")
+    if out != config:
+        _validate_config(path, list(out))
     return out
 
 
-def load_scoring(folder: Path | str, incentives: Mapping[str, str] | None = None) -> Scoring:
+def load_scoring(folder: Path | str, incentives: Mapping[str, str] | None = None,
+                 parties: Sequence[str] | None = None) -> Scoring:
     """Load the scoring view: ``config.txt`` and ``scores_files/`` only.
 
-    ``incentives`` overrides the incentive column for the named parties.
+    ``incentives`` overrides the incentive column for the named parties; ``parties`` keeps only
+    the named parties (a subset game: without p1 the first remaining party chairs).
     """
     folder = Path(folder)
-    config = _override(parse_config(folder / "config.txt"), folder / "config.txt", incentives)
+    config = _override(parse_config(folder / "config.txt"), folder / "config.txt", incentives,
+                       parties)
     sheets: dict[str, tuple[tuple[int, ...], ...]] = {}
     minimums: dict[str, int] = {}
     for e in config:
@@ -214,9 +220,9 @@ def fill_brief(text: str, path: Path, party: Party, issues: tuple[Issue, ...]) -
     return _PLACEHOLDER.sub(value, text)
 
 
-def _load_initial_deal(folder: Path, scoring: Scoring) -> tuple[Deal, bool]:
+def _load_initial_deal(folder: Path, scoring: Scoring, p1_dropped: bool) -> tuple[Deal, bool]:
     path = folder / "initial_deal.txt"
-    if not path.exists():
+    if not path.exists() or p1_dropped:
         return best_deal(scoring.proposer), False
     text = read_text(path).strip()
     try:
@@ -225,10 +231,14 @@ def _load_initial_deal(folder: Path, scoring: Scoring) -> tuple[Deal, bool]:
         raise GameFormatError(path, str(err), 1) from None
 
 
-def load_game(folder: Path | str, incentives: Mapping[str, str] | None = None) -> Game:
-    """Load a full game folder: scoring view, instructions, briefs and initial deal."""
+def load_game(folder: Path | str, incentives: Mapping[str, str] | None = None,
+              parties: Sequence[str] | None = None) -> Game:
+    """Load a full game folder: scoring view, instructions, briefs and initial deal.
+
+    ``incentives`` and ``parties`` are as in ``load_scoring``.
+    """
     folder = Path(folder)
-    scoring = load_scoring(folder, incentives)
+    scoring = load_scoring(folder, incentives, parties)
     global_text = read_text(folder / "global_instructions.txt")
     warnings: list[str] = []
     briefs: dict[str, str] = {}
@@ -242,7 +252,9 @@ def load_game(folder: Path | str, incentives: Mapping[str, str] | None = None) -
         if f'"{party.name}"' not in global_text:
             warnings.append(f"{folder / 'global_instructions.txt'}: party {party.name!r} is never "
                             "mentioned in double quotes")
-    deal, given = _load_initial_deal(folder, scoring)
+    p1_dropped = not scoring.has_p1 and any(
+        e.role == "p1" for e in parse_config(folder / "config.txt"))
+    deal, given = _load_initial_deal(folder, scoring, p1_dropped)
     prompts_dir = folder / "prompts"
     return Game(scoring, global_text, briefs, deal, given,
                 prompts_dir if prompts_dir.is_dir() else None, tuple(warnings))

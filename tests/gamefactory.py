@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from negotiation.game import Issue, Party, Scoring
@@ -36,7 +36,10 @@ class PartySpec:
 
 
 def default_brief(spec: PartySpec) -> str:
-    """A brief naming the party in quotes and using ``#X<k>_NUM``, ``#X_MAX_NUM``, ``#threshold``."""
+    """A brief naming the party in quotes, using every placeholder kind.
+
+    (``#X<k>_NUM``, ``#X_MAX_NUM`` and ``#threshold``.)
+    """
     lines = [f'You represent "{spec.name}".', ""]
     for i, row in enumerate(spec.scores):
         letter = string.ascii_uppercase[i]
@@ -139,13 +142,3 @@ def make_scoring(sheets: Sequence[tuple[str, Sequence[Sequence[int]], int]],
                     for j, (role, rows, minimum) in enumerate(sheets))
     return Scoring(name, path or Path(name), issues, parties)
 
-
-@dataclass
-class Tree:
-    """A tiny helper to compare snapshots with a readable diff."""
-
-    before: dict[str, bytes] = field(default_factory=dict)
-
-    def diff(self, after: dict[str, bytes]) -> list[str]:
-        keys = set(self.before) | set(after)
-        return sorted(k for k in keys if self.before.get(k) != after.get(k))

@@ -148,10 +148,11 @@ def test_malformed_folder_names_file_and_line(tmp_path: Path, mutate: Callable[[
 
 
 def test_row_length_blames_the_minority_file_and_lists_it(tmp_path: Path) -> None:
-    specs = small_parties() + [PartySpec("Delta", "delta", [[1, 2, 3, 4], [1, 2]], 1)]
+    # alpha, beta, eps: 3x2 sheets (the majority); gamma and delta: 4x2 sheets
+    specs = small_parties()
     specs[2] = PartySpec("Gamma Group", "gamma", [[1, 2, 3, 4], [1, 2]], 1)
-    # two 3x2 sheets and two 4x2 sheets: a tie; grow one more 3x2 sheet for a clear majority
-    specs.append(PartySpec("Eps", "eps", [[0, 0, 1], [1, 0]], 0))
+    specs += [PartySpec("Delta", "delta", [[1, 2, 3, 4], [1, 2]], 1),
+              PartySpec("Eps", "eps", [[0, 0, 1], [1, 0]], 0)]
     folder = write_game(tmp_path, specs)
     with pytest.raises(GameFormatError) as info:
         load_scoring(folder)
@@ -477,7 +478,7 @@ BRIEF_TEXT = st.one_of(
     TEXT,
     st.lists(st.sampled_from(["#A1_NUM", "#A3_NUM", "#A4_NUM", "#B2_NUM", "#B_MAX_NUM",
                               "#C1_NUM", "#C_MAX_NUM", "#threshold", "#A0_NUM", " ", "\n", "x",
-                              "{{ me }}", "#"]), max_size=12).map("".join),
+                              "{{ me }}", "#"]), min_size=1, max_size=12).map(" ".join),
 )
 
 TARGETS = {
@@ -551,7 +552,7 @@ def test_arbitrary_text_in_one_file(rel: str) -> None:
     if rel == "global_instructions.txt":
         assert seen["Game"] == sum(seen.values()) > 0, seen
     else:
-        assert seen["GameFormatError"] > 20 and seen["Game"] + seen["GameFormatError"] >= 100, seen
+        assert seen["GameFormatError"] > 20 and seen["Game"] + seen["GameFormatError"] >= 50, seen
 
 
 def test_arbitrary_bytes_in_one_file() -> None:

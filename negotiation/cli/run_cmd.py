@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-import time
 from pathlib import Path
 
-from negotiation.backends.base import Backend, FatalError, GenerateConfig, TransientError
+from negotiation.backends.base import GenerateConfig
 from negotiation.cli.game_cmds import add_games_dir
+from negotiation.cli.progress import TurnPrinter
 from negotiation.cli.report import print_report
-from negotiation.engine import SessionRunner
 from negotiation.errors import ConfigError
-from negotiation.game import Game
 from negotiation.loader import load_game, resolve_game_path
-from negotiation.records import SessionLog, TurnRecord, load_log
-from negotiation.session import RunSettings, assign_models, make_backends, new_log
+from negotiation.plan import ExperimentPlan, SessionSpec
+from negotiation.session import RunSettings
+from negotiation.sweep import Job, prepare, resume_jobs, run_jobs
 from negotiation.timeutil import stamp
 
 
@@ -53,6 +51,7 @@ def build_run_parser() -> argparse.ArgumentParser:
                    "session of a run folder")
     p.add_argument("--no-vote", action="store_true", help="skip the vote phase (as the paper)")
     p.add_argument("--base-url", help="base URL for openai: models (OpenAI-compatible server)")
+    p.add_argument("--concurrency", type=int, default=1, help="sessions run at once (default 1)")
     p.add_argument("--quiet", action="store_true", help="no per-turn progress")
     return p
 
@@ -71,103 +70,82 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
                        seed=args.seed, generation=generation, base_url=args.base_url)
 
 
-def _progress(start: float, quiet: bool):  # type: ignore[no-untyped-def]
-    def show(log: SessionLog, turn: TurnRecord, total: int) -> None:
-        if quiet:
-            return
-        print(f"[{log.session_index}] turn {len(log.turns)}/{total} {turn.phase:<7} "
-              f"{turn.party:<28} tokens {turn.input_tokens}+{turn.output_tokens} "
-              f"elapsed {time.monotonic() - start:.0f}s", file=sys.stderr, flush=True)
-    return show
-
-
-async def _run_one(game: Game, log: SessionLog, path: Path, base_url: str | None,
-                   cache: dict[str, Backend], quiet: bool) -> SessionLog:
-    try:
-        backends = make_backends(game, log, base_url, cache)
-    except FatalError as err:
-        raise ConfigError(f"{err} (models named in config.txt can be overridden with --model "
-                          "or --party-model)") from None
-    runner = SessionRunner(game, backends, log, path, _progress(time.monotonic(), quiet))
-    return await runner.run()
-
-
-def _jobs(args: argparse.Namespace) -> list[tuple[Game, SessionLog, Path]]:
+def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job]]:
     if args.resume is not None:
-        return _resume_jobs(args.resume, args.games_dir)
+        jobs = resume_jobs(args.resume, args.games_dir)
+        run_dir = args.resume if args.resume.is_dir() else args.resume.parent
+        plan = ExperimentPlan(name=run_dir.name, out=run_dir.parent, sessions=(),
+                              concurrency=args.concurrency)
+        return plan, jobs
     settings = settings_from(args)
-    game = load_game(resolve_game_path(args.game, args.games_dir), _pairs(args.incentive, "--incentive"))
+    incentives = _pairs(args.incentive, "--incentive")
+    path = resolve_game_path(args.game, args.games_dir)
+    game = load_game(path, incentives)
     for warning in game.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    models = assign_models(game, settings)
-    run_dir = args.out / (args.name or f"{game.name}-{stamp()}")
-    jobs = []
-    for index in range(args.sessions):
-        log = new_log(game, models, settings, run_dir.name, index)
-        path = run_dir / f"session-{log.session_id}.json"
-        if path.exists():
-            log = load_log(path)
-        jobs.append((game, log, path))
-    return jobs
-
-
-def _resume_jobs(target: Path, games_dir: Path | None) -> list[tuple[Game, SessionLog, Path]]:
-    files = sorted(target.rglob("session-*.json")) if target.is_dir() else [target]
-    if not files or not all(f.is_file() for f in files):
-        raise ConfigError(f"--resume {target}: no session log found")
-    jobs = []
-    for path in files:
-        log = load_log(path)
-        incentives = {p.name: p.incentive for p in log.parties}
-        game = load_game(resolve_game_path(log.game.path, games_dir), incentives)
-        jobs.append((game, log, path))
-    return jobs
-
-
-async def _run_all(jobs: list[tuple[Game, SessionLog, Path]], base_url: str | None,
-                   quiet: bool) -> int:
-    cache: dict[str, Backend] = {}
-    failed = 0
-    try:
-        for game, log, path in jobs:
-            if log.status == "complete":
-                print(f"session {log.session_id} already complete: {path}", file=sys.stderr)
-                print_report(log, path)
-                continue
-            log.status, log.error = "running", None
-            try:
-                log = await _run_one(game, log, path, base_url, cache, quiet)
-            except (FatalError, TransientError) as err:
-                failed += 1
-                print(f"error: session {log.session_id} failed: {err} (log: {path})",
-                      file=sys.stderr)
-                continue
-            print_report(log, path)
-    finally:
-        for backend in cache.values():
-            await backend.aclose()
-    return failed
+    specs = tuple(SessionSpec(game=path, settings=settings, index=i, incentives=incentives,
+                              label=f"{game.name} #{i}") for i in range(args.sessions))
+    plan = ExperimentPlan(name=args.name or f"{game.name}-{stamp()}", out=args.out,
+                          sessions=specs, concurrency=args.concurrency)
+    return plan, prepare(plan)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the sessions and print a report for each; exit 1 if any failed."""
-    jobs = _jobs(args)
-    failed = asyncio.run(_run_all(jobs, args.base_url, args.quiet))
-    return 1 if failed else 0
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be >= 1")
+    plan, jobs = _plan(args)
+    for job in jobs:
+        if job.log.status == "complete":
+            print(f"session {job.log.session_id} already complete: {job.path}", file=sys.stderr)
+    printer = TurnPrinter(quiet=args.quiet)
+    try:
+        summary = run_jobs(plan, jobs, printer)
+    except KeyboardInterrupt:
+        print(f"interrupted: completed turns are saved; rerun the same command (or --resume "
+              f"{plan.run_dir}) to continue", file=sys.stderr)
+        return 130
+    for job in jobs:
+        if job.log.status == "complete":
+            print_report(job.log, job.path)
+        else:
+            print(f"error: session {job.log.session_id} {job.log.status}: {job.log.error} "
+                  f"(log: {job.path})", file=sys.stderr)
+    return 1 if summary["failed"] or summary["unfinished"] else 0
 
 
 def add_export(p: argparse.ArgumentParser) -> None:
     """Options of ``export``."""
     p.add_argument("run", type=Path, help="run folder (read recursively) or session file")
-    p.add_argument("--format", choices=("ld",), required=True,
-                   help="ld: the paper code's history_*.json layout")
+    p.add_argument("--format", choices=("ld", "csv", "jsonl", "parquet"), required=True,
+                   help="ld: the paper code's history_*.json layout; csv, jsonl, parquet: "
+                   "turns, sessions and parties tables (docs/exports.md)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--prices", type=Path, help="price table for cost estimates (default "
+                   "./prices.yaml, else the shipped example table)")
+    p.add_argument("--no-formula-guard", action="store_true", help="csv: do not prefix "
+                   "text cells starting with = + - @ with ' (only for non-spreadsheet readers)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export session logs to another layout."""
-    from negotiation.export_ld import export_ld
+    if args.format == "ld":
+        from negotiation.export_ld import export_ld
 
-    written = export_ld(args.run, args.out)
-    print(f"wrote {len(written)} session(s) to {args.out}")
+        written = export_ld(args.run, args.out)
+        print(f"wrote {len(written)} session(s) to {args.out}")
+        return 0
+    from negotiation.costs import PriceTable, default_prices_path, format_cost, load_prices
+    from negotiation.export_table import export_tables
+
+    prices = args.prices or default_prices_path()
+    table = load_prices(prices) if prices is not None else PriceTable()
+    result = export_tables(args.run, args.out, args.format, table, not args.no_formula_guard)
+    print(f"wrote {result.turns} turn(s), {result.sessions} session(s), {result.parties} "
+          f"party row(s): {', '.join(str(p) for p in result.paths)}")
+    print(f"tokens {result.totals.input_tokens} in, {result.totals.output_tokens} out; "
+          f"estimated cost {format_cost(result.totals)}")
+    if table.example:
+        print(f"note: prices from the EXAMPLE table {prices} (as of {table.as_of}); "
+              "edit it before trusting cost estimates", file=sys.stderr)
     return 0
