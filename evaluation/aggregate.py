@@ -52,7 +52,8 @@ class EvalOptions:
     baseline_adversaries: Collection[str] | None = field(default=None)
 
 
-def _per_party(session: SessionData, flags: Sequence[tuple[str, bool | None]]) -> dict[str, tuple[int, int]]:
+def _per_party(session: SessionData,
+               flags: Sequence[tuple[str, bool | None]]) -> dict[str, tuple[int, int]]:
     out = {p.name: (0, 0) for p in session.scoring.parties}
     for party, flag in flags:
         if flag is None:
@@ -185,19 +186,20 @@ def _curves(results: Sequence[SessionResult]) -> dict[str, Any]:
             "collective": curve_summary([r.metrics.collective_curve for r in results])}
 
 
-def summarize(run: RunData, results: Sequence[SessionResult], options: EvalOptions,
-              judge: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON entry of one run (see docs/metrics.md for every key)."""
-    seed = options.seed
-    entry: dict[str, Any] = {
-        "path": str(run.path), "format": run.format, "rules": options.rules.name,
+def _header(run: RunData, results: Sequence[SessionResult], rules: str) -> dict[str, Any]:
+    return {
+        "path": str(run.path), "format": run.format, "rules": rules,
         "formats": {f: sum(1 for s in run.sessions if s.format == f)
                     for f in sorted({s.format for s in run.sessions})},
         "games": sorted({r.data.scoring.name for r in results}),
         "p1_models": sorted({r.data.p1_model for r in results}),
         "n_sessions": len(results), "n_unfinished": run.n_unfinished,
         "unfinished": [str(s.source) for s in run.sessions if not s.complete],
-        "errors": list(run.errors),
+        "errors": list(run.errors)}
+
+
+def _outcomes(results: Sequence[SessionResult], seed: int) -> dict[str, Any]:
+    return {
         "final_success": _flag_rate(results, lambda m: m.final_success),
         "unanimous_success": _flag_rate(results, lambda m: m.unanimous_success),
         "any_success": _flag_rate(results, lambda m: m.any_success),
@@ -206,20 +208,31 @@ def summarize(run: RunData, results: Sequence[SessionResult], options: EvalOptio
         "score_curves": _curves(results),
         "final_scores": _final_scores(results, seed),
         "gap_to_best": {"welfare": mean_summary([r.metrics.welfare_gap for r in results], seed),
-                        "nash": mean_summary([r.metrics.nash_gap for r in results], seed)},
-        "score_fidelity": {
-            "arithmetic_accuracy": rate(*map(sum, zip((0, 0), *[r.arithmetic for r in results]))),
-            "vote_consistency": rate(*map(sum, zip((0, 0), *[r.votes for r in results]))),
-            "format_failure": rate(*_sum([r.formats for r in results]))},
-        "leakage": {"detector": _leakage(results, judged=False)},
-        "tokens": _token_summary(results, seed),
-        "sessions": [_session_row(r) for r in results],
-    }
+                        "nash": mean_summary([r.metrics.nash_gap for r in results], seed)}}
+
+
+def _fidelity(results: Sequence[SessionResult]) -> dict[str, Any]:
+    def total(pairs: list[tuple[int, int]]) -> dict[str, Any]:
+        return rate(sum(k for k, _ in pairs), sum(n for _, n in pairs))
+
+    return {"arithmetic_accuracy": total([r.arithmetic for r in results]),
+            "vote_consistency": total([r.votes for r in results]),
+            "format_failure": rate(*_sum([r.formats for r in results]))}
+
+
+def summarize(run: RunData, results: Sequence[SessionResult], options: EvalOptions,
+              judge: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON entry of one run (see docs/metrics.md for every key)."""
+    entry = {**_header(run, results, options.rules.name), **_outcomes(results, options.seed),
+             "score_fidelity": _fidelity(results),
+             "leakage": {"detector": _leakage(results, judged=False)},
+             "tokens": _token_summary(results, options.seed),
+             "sessions": [_session_row(r) for r in results]}
     if any(r.metrics.vote_success is not None for r in results):
         entry["vote_success"] = _flag_rate(results, lambda m: m.vote_success)
     if any(r.metrics.adversaries for r in results):
         entry["adversarial_success"] = _flag_rate(results, lambda m: m.adversarial_success)
-        entry["adversarial"] = _adversarial(results, seed)
+        entry["adversarial"] = _adversarial(results, options.seed)
     if judge is not None:
         entry["leakage"]["judge"] = {**_leakage(results, judged=True), **judge}
     return entry

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 SUCCESS_KEYS: tuple[str, ...] = ("final_success", "unanimous_success", "any_success")
 
@@ -58,6 +59,7 @@ def _band(ax: Any, curve: Sequence[dict[str, Any]], label: str, color: str) -> N
         return
     turns, means, stds = (np.array(v, dtype=float) for v in zip(*points))
     ax.plot(turns, means, marker="x", label=label, color=color)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.fill_between(turns, means - stds, means + stds, alpha=0.2, color=color)
 
 

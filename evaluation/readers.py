@@ -21,127 +21,32 @@ a speaker absent from the game, raises ``ReadError``; ``read_run`` records it an
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from evaluation.ld_formats import read_answers, read_history
+from evaluation.sessiondata import (
+    Ballot,
+    ReadError,
+    ReadOptions,
+    RunData,
+    SessionData,
+    Utterance,
+    check_speakers,
+)
 from negotiation.errors import GameFormatError
 from negotiation.game import Scoring
 from negotiation.loader import load_scoring
-from negotiation.parsing import parse_output, parse_vote
 from negotiation.records import SessionLog
+
+__all__ = ["FORMATS", "Ballot", "ReadError", "ReadOptions", "RunData", "SessionData", "Utterance",
+           "detect_format", "find_files", "read_file", "read_native", "read_run"]
 
 FORMATS: tuple[str, ...] = ("native", "ld-history", "ld-answers")
 FOLDER_PATTERNS: tuple[str, ...] = ("session-*.json", "history*.json", "answers*.json")
 IGNORED_PREFIXES: tuple[str, ...] = ("full_conversation",)
-
-
-class ReadError(Exception):
-    """One log file could not be evaluated (unreadable, unknown format, foreign speaker)."""
-
-    def __init__(self, path: Path, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path, self.reason = path, message
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One public message of the discussion: p1's opening, a round turn or p1's final."""
-
-    index: int
-    party: str
-    phase: str
-    public: str
-    scratchpad: str = ""
-    format_ok: bool | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class Ballot:
-    """One vote on p1's final proposal (native logs; old logs when readable)."""
-
-    party: str
-    vote: str | None
-    format_ok: bool | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class SessionData:
-    """A session in normalized form, whatever format it was read from."""
-
-    source: Path
-    format: str
-    scoring: Scoring
-    complete: bool
-    utterances: tuple[Utterance, ...]
-    ballots: tuple[Ballot, ...] = ()
-    vote_passes: bool | None = None
-    seed: int | None = None
-    session_index: int | None = None
-    run_name: str = ""
-    models: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def proposer(self) -> str:
-        """The party that opens and closes (p1, or the first party)."""
-        return self.scoring.proposer.name
-
-    @property
-    def final(self) -> Utterance | None:
-        """p1's final proposal, if the session got that far."""
-        return next((u for u in reversed(self.utterances) if u.phase == "final"), None)
-
-    @property
-    def p1_model(self) -> str:
-        """The model of p1 (the default leaderboard grouping)."""
-        return self.models.get(self.proposer, "unknown")
-
-    def pair_key(self) -> tuple[Any, ...]:
-        """Key pairing this session with its twin in another run: game, seed, index (or file)."""
-        if self.seed is not None and self.session_index is not None:
-            return (self.scoring.name, self.seed, self.session_index)
-        return (self.scoring.name, self.source.name)
-
-
-@dataclass
-class RunData:
-    """Everything read from one PATH: sessions (complete or not) and per-file errors."""
-
-    path: Path
-    sessions: list[SessionData] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def complete(self) -> list[SessionData]:
-        """Sessions that ran to the end (the ones metrics are computed on)."""
-        return [s for s in self.sessions if s.complete]
-
-    @property
-    def n_unfinished(self) -> int:
-        """Sessions that stopped early (reported, excluded from rates)."""
-        return sum(1 for s in self.sessions if not s.complete)
-
-    @property
-    def format(self) -> str | None:
-        """The most common format among the sessions read."""
-        counts = Counter(s.format for s in self.sessions)
-        return counts.most_common(1)[0][0] if counts else None
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read: an overriding scoring view (``--game``) and the expected round count."""
-
-    game: Scoring | None = None
-    rounds: int | None = None
 
 
 def find_files(path: Path) -> list[Path]:
@@ -180,14 +85,6 @@ def _load_json(path: Path) -> Any:
         raise ReadError(path, f"not valid JSON ({err.msg} at line {err.lineno})") from None
 
 
-def _check_speakers(path: Path, scoring: Scoring, names: list[str]) -> None:
-    known = {p.name for p in scoring.parties}
-    unknown = sorted({n for n in names if n not in known})
-    if unknown:
-        raise ReadError(path, f"speaker {unknown[0]!r} is not a party of game "
-                        f"{scoring.name!r} (parties: {', '.join(sorted(known))})")
-
-
 def _game_beside(path: Path, root: Path, cache: dict[Path, Scoring]) -> Scoring | None:
     """The scoring view in the first folder from the file's up to ``root`` with a config."""
     folder = path.parent
@@ -213,7 +110,7 @@ def read_native(path: Path, data: Any, options: ReadOptions) -> SessionData:
         where = ".".join(str(x) for x in first["loc"])
         raise ReadError(path, f"invalid session log ({where}: {first['msg']})") from None
     scoring = options.game or log.scoring()
-    _check_speakers(path, scoring, [t.party for t in log.turns] + [log.proposer])
+    check_speakers(path, scoring, [t.party for t in log.turns] + [log.proposer])
     utterances = tuple(
         Utterance(t.index, t.party, t.phase, t.public, t.scratchpad, t.format_ok,
                   t.input_tokens, t.output_tokens) for t in log.turns if t.phase != "vote")
@@ -224,74 +121,6 @@ def read_native(path: Path, data: Any, options: ReadOptions) -> SessionData:
     return SessionData(path, "native", scoring, log.status == "complete", utterances, ballots,
                        vote_passes, log.seed, log.session_index, log.run_name,
                        {p.name: p.model for p in log.parties})
-
-
-def _history_utterance(i: int, entry: Any, last: int, scoring: Scoring,
-                       path: Path) -> Utterance:
-    if not isinstance(entry, dict) or not isinstance(entry.get("agent"), str):
-        raise ReadError(path, f"rounds[{i}] is not an object with an 'agent'")
-    public = entry.get("public_answer")
-    if not isinstance(public, str):
-        raise ReadError(path, f"rounds[{i}] has no text 'public_answer'")
-    phase = "opening" if i == 0 else "final" if i == last else "round"
-    full = entry.get("full_answer")
-    scratchpad, format_ok = "", None
-    if isinstance(full, str):
-        others = [p.name for p in scoring.parties if p.name != entry["agent"]]
-        parsed = parse_output(full, scoring.issues, others)
-        scratchpad, format_ok = parsed.scratchpad, parsed.format_ok
-    return Utterance(i, entry["agent"], phase, public, scratchpad, format_ok)
-
-
-def read_history(path: Path, data: dict[str, Any], scoring: Scoring,
-                 options: ReadOptions) -> SessionData:
-    """A paper-code ``history*.json`` log (complete when it has rounds + 2 entries)."""
-    slots, rounds = data.get("slot_assignment"), data["rounds"]
-    if not isinstance(slots, list) or not all(isinstance(s, str) for s in slots):
-        raise ReadError(path, "'slot_assignment' is not a list of party names")
-    expected = (options.rounds if options.rounds is not None else len(slots)) + 2
-    complete = len(rounds) == expected
-    last = len(rounds) - 1 if complete else -1
-    utterances = tuple(_history_utterance(i, e, last, scoring, path) for i, e in enumerate(rounds))
-    _check_speakers(path, scoring, list(slots) + [u.party for u in utterances])
-    return SessionData(path, "ld-history", scoring, complete, utterances,
-                       models={p.name: p.model for p in scoring.parties})
-
-
-def _old_ballots(path: Path, votes: Any, scoring: Scoring) -> tuple[Ballot, ...]:
-    """Votes of an old log: ``[[party, text], …]``, ``[{party|agent|name, vote}, …]`` or
-    ``{party: text}``; anything else is ignored (the format never fixed it)."""
-    pairs: list[tuple[Any, Any]] = []
-    if isinstance(votes, dict):
-        pairs = list(votes.items())
-    elif isinstance(votes, list):
-        for v in votes:
-            if isinstance(v, list | tuple) and len(v) == 2:
-                pairs.append((v[0], v[1]))
-            elif isinstance(v, dict):
-                pairs.append((v.get("party") or v.get("agent") or v.get("name"), v.get("vote")))
-    pairs = [(p, t) for p, t in pairs if isinstance(p, str) and isinstance(t, str)]
-    _check_speakers(path, scoring, [p for p, _ in pairs])
-    return tuple(Ballot(p, parse_vote(t).vote) for p, t in pairs)
-
-
-def read_answers(path: Path, data: dict[str, Any], scoring: Scoring) -> SessionData:
-    """A paper-code ``answers*.json`` log (complete when p1's final suggestion is recorded)."""
-    utterances: list[Utterance] = []
-    for i, entry in enumerate(data["rounds"]):
-        if len(entry) != 2 or not all(isinstance(x, str) for x in entry):
-            raise ReadError(path, f"rounds[{i}] is not a [party, public answer] pair")
-        utterances.append(Utterance(i, entry[0], "opening" if i == 0 else "round", entry[1]))
-    voting = data.get("voting_sessions")
-    first = voting.get("0") if isinstance(voting, dict) else None
-    final = first.get("deal_suggestion") if isinstance(first, dict) else None
-    ballots: tuple[Ballot, ...] = ()
-    if isinstance(final, str):
-        utterances.append(Utterance(len(utterances), scoring.proposer.name, "final", final))
-        ballots = _old_ballots(path, first.get("votes"), scoring)  # type: ignore[union-attr]
-    _check_speakers(path, scoring, [u.party for u in utterances])
-    return SessionData(path, "ld-answers", scoring, isinstance(final, str), tuple(utterances),
-                       ballots, models={p.name: p.model for p in scoring.parties})
 
 
 def read_file(path: Path, options: ReadOptions, root: Path | None = None,

@@ -45,7 +45,8 @@ def run_text(entry: dict[str, Any]) -> str:
     lines.append(f"  {'leakage (detector)':<22} "
                  f"{_rate_text(entry['leakage']['detector']['messages'])}")
     if "judge" in entry["leakage"]:
-        lines.append(f"  {'leakage (judge)':<22} {_rate_text(entry['leakage']['judge']['messages'])}")
+        judged = entry["leakage"]["judge"]["messages"]
+        lines.append(f"  {'leakage (judge)':<22} {_rate_text(judged)}")
     if "adversarial" in entry:
         adv = entry["adversarial"]
         lines.append(f"  target {adv['target']}: score in p1's deals "

@@ -67,7 +67,9 @@ class Document:
         return self.lines.get(key, 1)
 
     def error(self, key: KeyPath, message: str) -> ExperimentError:
-        """An error at ``key``'s line."""
+        """An error at ``key``'s line (``key`` as in the schema: a scalar given for a list
+        drops its index)."""
+        key = _data_path(self.data, key)
         return ExperimentError(self.path, message, self.line_of(key), format_key(key))
 
 
@@ -124,8 +126,9 @@ def read_document(path: Path) -> Document:
         raise ExperimentError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise ExperimentError(path, f"cannot read: {err.strerror or err}") from None
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise ExperimentError(path, "the file is empty: expected a mapping of settings", 1)
@@ -137,21 +140,26 @@ def read_document(path: Path) -> Document:
         line = mark.line + 1 if mark is not None else None
         text_ = " ".join(str(p) for p in (err.context, err.problem) if p)
         raise ExperimentError(path, f"malformed YAML: {text_}", line) from None
+    except yaml.reader.ReaderError as err:
+        raise ExperimentError(path, f"malformed YAML: {err.reason} (character #x{err.character:04x})",
+                              text.count("\n", 0, err.position) + 1) from None
     except yaml.YAMLError as err:
         raise ExperimentError(path, f"malformed YAML: {err}") from None
     except RecursionError:
         raise ExperimentError(path, "malformed YAML: nested too deeply (or a recursive alias)") \
             from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
-        raise ExperimentError(path, f"expected a mapping of settings at the top level, got "
-                              f"{_kind(data)}", converter.lines[()])
+        raise ExperimentError(path, "expected a mapping of settings at the top level, got "
+                              f"{'text' if isinstance(data, str) else _kind(data)}",
+                              converter.lines[()])
     return Document(path, data, converter.lines)
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text"}.get(type(value), repr(value)[:40])
+    return {dict: "a mapping", list: "a list"}.get(type(value), repr(value)[:60])
 
 
 def _listify(value: Any) -> Any:
@@ -285,6 +293,8 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> KeyPath:
     that a scalar read as a one-entry list gets; a missing key ends the path."""
     path: list[str | int] = []
     for part in (p for p in loc if p != "[key]"):
+        if isinstance(part, int) and not isinstance(data, list):
+            continue
         if isinstance(data, dict) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
@@ -314,9 +324,8 @@ def _message(error: Mapping[str, Any], key: KeyPath) -> str:
     if kind == "value_error":
         return text.removeprefix("Value error, ")
     text = text[:1].lower() + text[1:]
-    value = error.get("input")
-    if kind != "missing" and not isinstance(value, (dict, list)):
-        text += f", got {repr(value)[:60]}"
+    if kind != "missing":
+        text += f", got {_kind(error.get('input'))}"
     return text
 
 

@@ -29,7 +29,7 @@ from negotiation.rules import best_deal, parse_deal
 
 DEFAULT_GAMES_DIR = Path(__file__).resolve().parent.parent / "games_descriptions"
 _PLACEHOLDER = re.compile(r"#(?:([A-Z])([0-9]+)_NUM|([A-Z])_MAX_NUM|threshold)\b")
-_FILE_NAME = re.compile(r"^[A-Za-z0-9_.\- ]+$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_.\- ]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -47,18 +47,26 @@ class ConfigLine:
 def resolve_game_path(game: str | Path, games_dir: Path | None = None) -> Path:
     """A game is a folder name under ``games_dir`` or a path to any folder."""
     candidate = Path(game)
-    if candidate.is_dir():
+    if _exists(candidate, "dir"):
         return candidate
     base = games_dir or DEFAULT_GAMES_DIR
     named = base / str(game)
-    if named.is_dir() and "/" not in str(game) and ".." not in str(game):
+    if _exists(named, "dir") and "/" not in str(game) and ".." not in str(game):
         return named
     raise GameFormatError(candidate, f"no game folder named {str(game)!r} (looked in {base})")
 
 
+def _exists(path: Path, kind: str = "file") -> bool:
+    """``is_file``/``is_dir`` that treats unusable names (too long, …) as absent."""
+    try:
+        return path.is_file() if kind == "file" else path.is_dir()
+    except OSError:
+        return False
+
+
 def read_text(path: Path) -> str:
     """Read a UTF-8 file, turning I/O and decoding problems into ``GameFormatError``."""
-    if not path.is_file():
+    if not _exists(path):
         raise GameFormatError(path, "file is missing")
     try:
         return path.read_bytes().decode("utf-8").lstrip("\ufeff")
@@ -211,7 +219,8 @@ def fill_brief(text: str, path: Path, party: Party, issues: tuple[Issue, ...]) -
         row = party.scores[letters[letter]]
         if match.group(2) is None:
             return str(max(row))
-        option = int(match.group(2))
+        digits = match.group(2)
+        option = int(digits) if len(digits) <= 3 else 10**3
         if not 1 <= option <= len(row):
             raise GameFormatError(path, f"placeholder {match.group(0)}: issue {letter} has "
                                   f"{len(row)} options", line)
@@ -244,7 +253,7 @@ def load_game(folder: Path | str, incentives: Mapping[str, str] | None = None,
     briefs: dict[str, str] = {}
     for party in scoring.parties:
         incentive_dir = folder / "individual_instructions" / party.incentive
-        if not incentive_dir.is_dir():
+        if not _exists(incentive_dir, "dir"):
             raise GameFormatError(folder / "config.txt", f"incentive {party.incentive!r} has no "
                                   f"folder individual_instructions/{party.incentive}/", party.line)
         brief_path = incentive_dir / f"{party.file_name}.txt"

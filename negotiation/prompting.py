@@ -8,6 +8,7 @@ in as data and is never itself rendered as a template.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +70,22 @@ def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
     except jinja2.TemplateSyntaxError as err:
         raise TemplateError(f"{err.filename or name}:{err.lineno}: {err.message}") from None
     except jinja2.UndefinedError as err:
-        raise TemplateError(f"{name}: undefined variable: {err.message}") from None
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: undefined variable: {err.message}") from None
     except SecurityError as err:
-        raise TemplateError(f"{name}: forbidden by the template sandbox: {err}") from None
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: forbidden by the template sandbox: {err}") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError) as err:
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: template failed: {type(err).__name__}: {err}") from None
+
+
+def _failing_template(err: BaseException, default: str) -> str:
+    """The template file (and line) where a rendering error happened, from the traceback."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
+    if not frames:
+        return default
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
 
 
 def mark_self(global_text: str, name: str) -> str:

@@ -14,7 +14,7 @@ from negotiation.errors import DealError
 from negotiation.game import Deal, Issue, Party, Scoring
 
 UNANIMITY_BONUS = 10
-_OPTION = re.compile(r"^([A-Za-z])\s*([0-9]+)$")
+_OPTION = re.compile(r"^([A-Za-z])\s*([0-9]{1,3})$")
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,7 @@ def test_prompt_bad_template_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     folder = small_game(tmp_path, extra_files={"prompts/initial.j2": "{{ ''.__class__ }}"})
     status, out, err = run_cli(["prompt", str(folder), "--party", "Alpha Corp"], capsys)
     assert status == 2
-    assert err.startswith("error: initial.j2: forbidden by the template sandbox")
+    assert err.startswith("error: ") and "initial.j2:1: forbidden by the template sandbox" in err
     assert "<class" not in out + err
 
 
@@ -244,10 +244,6 @@ def test_prompt_bad_turn_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "invalid choice" in err
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug: a >4300-digit option number in initial_deal.txt raises plain ValueError from "
-    "rules.parse_deal, which loader._load_initial_deal and cli.USER_ERRORS do not catch: "
-    "`check` dies with a traceback instead of exit 2"))
 def test_check_huge_initial_deal_number_exits_2(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     folder = small_game(tmp_path, initial_deal="A" + "9" * 5000 + ",B1")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.readers import ReadError, ReadOptions, detect_format, find_files, read_file, read_run
+from evaluation.readers import (
+    ReadError,
+    ReadOptions,
+    detect_format,
+    find_files,
+    read_file,
+    read_run,
+)
 from negotiation.loader import load_scoring
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

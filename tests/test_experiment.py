@@ -138,7 +138,7 @@ def test_combinations_of_k(tmp_path: Path) -> None:
     subsets = [s.parties for s in plan.sessions]
     assert len(subsets) == 4 + 6
     assert subsets[0] == ("SportCo", "Department of Tourism", "Mayor")
-    assert subsets[4] == ("SportCo", "Department of Tourism", "Environmental League", "Mayor")
+    assert subsets[4] == ("SportCo", "Department of Tourism", "Mayor", "Other cities")
     assert all(set(s) >= {"SportCo", "Department of Tourism"} for s in subsets if s)
     assert len(set(subsets)) == 10
     default_pool = load(tmp_path, """
@@ -212,14 +212,16 @@ def test_sample_is_seeded_reproducible_and_a_subset_of_the_grid(tmp_path: Path) 
         generation: {temperature: [0, 0.5, 1]}
         repetitions: 4
         """
+    grid_text = textwrap.dedent(grid_text)
     grid = load(tmp_path, grid_text).sessions
     assert len(grid) == 48
 
     def sample(k: int, seed: int) -> tuple[SessionSpec, ...]:
-        return load(tmp_path, grid_text + f"        sample: {{k: {k}, seed: {seed}}}\n").sessions
+        return load(tmp_path, grid_text + f"sample: {{k: {k}, seed: {seed}}}\n").sessions
 
     first = sample(10, 1)
-    assert len(first) == 10 and len(set(first)) == 10
+    assert len(first) == 10
+    assert len(set(ids(load(tmp_path, grid_text + "sample: {k: 10, seed: 1}\n")))) == 10
     assert first == sample(10, 1)
     positions = [grid.index(s) for s in first]
     assert positions == sorted(positions)  # kept in grid order
@@ -286,7 +288,9 @@ ERRORS = [
     ("wrong type", "games: base\nwindow: six\n", 2, "window", "valid integer"),
     ("bool is not an int", "games: base\nconcurrency: true\n", 2, "concurrency", "integer"),
     ("int is not a bool", "games: base\nvote: 1\n", 2, "vote", "valid boolean"),
-    ("mapping expected", "games: base\ngeneration: 3\n", 2, "generation", "mapping"),
+    ("mapping expected", "games: base\ngeneration: 3\n", 2, "generation",
+     "should be a mapping, got 3"),
+    ("text expected", "games: base\nname: [a]\n", 2, "name", "should be a valid string, got a list"),
     ("missing games", "name: x\nwindow: 3\n", 1, "games", "required"),
     ("party not in game (models)", "games: base\nmodels:\n  parties:\n    Nobody: scripted:greedy\n",
      4, "models.parties.Nobody", "not a party of game 'base'"),
@@ -308,7 +312,7 @@ ERRORS = [
      "incentives[1].Environmental League", "no party has the role 'target'"),
     ("unknown provider", "games: base\nmodels:\n  all: foo:bar\n", 3, "models.all",
      "unknown provider 'foo'"),
-    ("spec without model", "games: base\nmodels:\n  p1:\n    - scripted:greedy\n    - openai:\n",
+    ("spec without model", "games: base\nmodels:\n  p1:\n    - scripted:greedy\n    - 'openai:'\n",
      5, "models.p1[1]", "names no model"),
     ("unknown scripted policy", "games: base\nmodels: scripted:rationall\n", 2, "models",
      "unknown scripted policy"),
@@ -355,13 +359,14 @@ ERRORS = [
     ("bad run name", "name: a/b\ngames: base\n", 1, "name", "plain folder name"),
     ("sample k zero", "games: base\nsample: {k: 0}\n", 2, "sample.k", "greater than or equal"),
     ("non-mapping top level", "- base\n- oss_licence\n", 1, "", "expected a mapping"),
-    ("scalar top level", "\n\nhello\n", 3, "", "got text"),
-    ("malformed YAML", "games: [base\nwindow: 6\n", 3, "", "malformed YAML"),
+    ("scalar top level", "# a comment\n\nhello\n", 3, "", "got text"),
+    ("control character", "games: base\nname: a\x1fb\n", 2, "", "special characters"),
+    ("malformed YAML", "games: [base\nwindow: 6\n", 2, "", "malformed YAML"),
     ("bad indentation", "games: base\ngeneration:\n  temperature: 0\n max_tokens: 5\n", 4, "",
      "malformed YAML"),
     ("unknown tag", "games: base\nwindow: !!python/object:os.system 1\n", 2, "",
      "malformed YAML"),
-    ("two documents", "games: base\n---\ngames: base\n", 3, "", "malformed YAML"),
+    ("two documents", "games: base\n---\ngames: base\n", 2, "", "malformed YAML"),
     ("invalid date", "games: base\nname: 2024-13-45\n", 2, "", "invalid value"),
     ("complex key", "games: base\n? [a, b]\n: 1\n", 2, "", "keys must be plain text"),
     ("empty file", "# nothing\n", 1, "", "empty"),

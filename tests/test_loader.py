@@ -400,9 +400,6 @@ def test_resolve_game_path(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "bug: loader.read_text/load_game call Path.is_file()/is_dir() on a file_name or incentive "
-    "longer than 255 bytes; Python raises OSError(ENAMETOOLONG) instead of GameFormatError"))
 @pytest.mark.parametrize("field", ["file_name", "incentive"])
 def test_overlong_config_names_give_game_format_error(tmp_path: Path, field: str) -> None:
     folder = small_game(tmp_path)
@@ -414,10 +411,6 @@ def test_overlong_config_names_give_game_format_error(tmp_path: Path, field: str
     assert str(info.value).startswith(str(folder / "config.txt"))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug: rules.parse_deal int() of a >4300-digit option number raises plain ValueError "
-    "('Exceeds the limit ... integer string conversion'); loader._load_initial_deal only "
-    "catches DealError, so it escapes load_game"))
 def test_initial_deal_with_huge_option_number(tmp_path: Path) -> None:
     folder = small_game(tmp_path)
     (folder / "initial_deal.txt").write_text("A" + "1" * 5000 + ",B1\n")
@@ -426,9 +419,6 @@ def test_initial_deal_with_huge_option_number(tmp_path: Path) -> None:
     assert info.value.path == folder / "initial_deal.txt"
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug: loader.fill_brief int(match.group(2)) of a >4300-digit placeholder option "
-    "(#A111…1_NUM) raises plain ValueError instead of GameFormatError naming the brief"))
 def test_brief_placeholder_with_huge_option_number(tmp_path: Path) -> None:
     folder = small_game(tmp_path)
     (folder / GAMMA_BRIEF).write_text("ok\n#A" + "1" * 5000 + "_NUM\n")

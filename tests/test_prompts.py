@@ -274,19 +274,12 @@ def test_sandbox_blocks_python_internals(tmp_path: Path, attack: str) -> None:
     assert "<class" not in message and "object at 0x" not in message
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "bug: prompting.render does not catch jinja2's sandbox OverflowError ('Range too big. "
-    "The sandbox blocks ranges larger than MAX_RANGE') -- a sandbox refusal escapes as "
-    "OverflowError instead of TemplateError"))
 def test_sandbox_range_limit_is_template_error(tmp_path: Path) -> None:
     game = _game_with_template(tmp_path, "{{ range(10**6)|list|length }}")
     with pytest.raises(TemplateError):
         PromptBuilder(game).initial(game.parties[0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: prompting.render names the top-level template ('initial.j2') when the undefined "
-    "variable is in an included game template (incentives/altruistic.j2)"))
 def test_undefined_variable_in_included_template_names_it(tmp_path: Path) -> None:
     specs = small_parties()
     specs[2].incentive = "altruistic"

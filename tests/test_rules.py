@@ -66,10 +66,6 @@ def test_parse_deal_rejects(text: str, fragment: str) -> None:
     assert fragment in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "bug: rules.parse_deal (rules.py, `int(match.group(2))`) raises plain ValueError "
-    "'Exceeds the limit (4300 digits)' for an option number with >4300 digits; expected "
-    "DealError"))
 def test_parse_deal_huge_option_number_is_deal_error() -> None:
     with pytest.raises(DealError):
         parse_deal("A" + "1" * 5000 + ",B1,C1,D1,E1", ISSUES)

@@ -156,7 +156,8 @@ def add_leaderboard(p: argparse.ArgumentParser) -> None:
                    help="pair the compared sessions by game, seed and session index")
 
 
-def _members(label: str, groups: dict[str, list[Any]], loaded: list[tuple[Any, list[Any]]]) -> list[Any]:
+def _members(label: str, groups: dict[str, list[Any]],
+             loaded: list[tuple[Any, list[Any]]]) -> list[Any]:
     from evaluation.leaderboard import group_members
 
     if label in groups:
