@@ -83,6 +83,8 @@ class _Problem:
     targets: tuple[int, int | None]
     cands: list[np.ndarray] = field(default_factory=list)
     acc: list[np.ndarray] = field(default_factory=list)
+    shifted: tuple[list[np.ndarray], list[np.ndarray]] = field(default_factory=lambda: ([], []))
+    """Per party, deals × (bound + 1): acceptance with the threshold lowered / raised by r."""
 
     @property
     def n(self) -> int:
@@ -105,6 +107,9 @@ def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
     for i in range(prob.n):
         prob.cands.append(_candidates(eff[:, i], int(prob.base[i]), bound))
         prob.acc.append(eff[:, i][:, None] >= prob.cands[i][None, :])
+        for side, sign in enumerate((-1, 1)):
+            shifts = prob.base[i] + sign * np.arange(bound + 1)
+            prob.shifted[side].append(eff[:, i][:, None] >= shifts[None, :])
     return prob
 
 
@@ -148,33 +153,42 @@ class _Search:
                 return None if self.best is None else self.best[3]
             self.cap = min(2 * self.cap, full)
 
-    def rest_box(self, j: int, spent: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """(acceptance count, veto ok) of parties after ``j`` at the box's low and high end."""
-        p, rest = self.p, slice(j + 1, None)
-        radius = min(p.bound, self.budget(spent))
-        out = []
-        for sign in (-1, 1):
-            acc = p.eff[:, rest] >= p.base[rest] + sign * int(radius)
-            out.append((acc.sum(axis=1), acc[:, p.veto[rest]].all(axis=1)))
-        return tuple(out)
+    def rest_box(self, j: int, radii: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Acceptance counts and veto flags (deals × candidates) of the parties after ``j``
+        with every threshold moved by ``radii`` (one per candidate), down (0) or up (1)."""
+        p = self.p
+        cnt = np.zeros((p.eff.shape[0], radii.size), dtype=np.int16)
+        vok = np.ones_like(cnt, dtype=bool)
+        for i in range(j + 1, p.n):
+            acc = p.shifted[side][i][:, radii]
+            cnt += acc
+            if p.veto[i]:
+                vok &= acc
+        return cnt, vok
 
     def counts(self, cnt: np.ndarray, vok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Feasible mask and unanimous mask (deals × candidates) from counts and veto flags."""
+        """Feasible and unanimous masks (deals × candidates) from counts and veto flags."""
         return (cnt >= self.p.required) & vok, cnt == self.p.n
 
     def viable(self, j: int, cnt: np.ndarray, vok: np.ndarray, spent: int,
                k: int) -> np.ndarray:
-        """Which of party ``j``'s first ``k`` candidates may still lead to a solution."""
-        p, ok = self.p, np.ones(k, dtype=bool)
+        """Which of party ``j``'s first ``k`` candidates may still lead to a solution: the
+        counts must be able to hit the targets with the other parties anywhere in the box that
+        the budget left allows, and p1's ideal deals must be infeasible at its top corner."""
+        p = self.p
         col = p.acc[j][:, :k]
-        col_vok = col if p.veto[j] else np.ones_like(col)
-        (lo_cnt, lo_vok), (hi_cnt, hi_vok) = self.rest_box(j, spent)
-        f_max, u_max = self.counts(cnt[:, None] + col + lo_cnt[:, None],
-                                   (vok & lo_vok)[:, None] & col_vok)
-        f_min, u_min = self.counts(cnt[:, None] + col + hi_cnt[:, None],
-                                   (vok & hi_vok)[:, None] & col_vok)
+        if p.veto[j]:
+            vok = vok[:, None] & col
+        else:
+            vok = np.broadcast_to(vok[:, None], col.shape)
+        steps = np.abs(p.cands[j][:k] - p.base[j])
+        radii = np.minimum(p.bound, self.budget(spent) - steps)
+        fixed = cnt[:, None] + col
+        (lo_cnt, lo_vok), (hi_cnt, hi_vok) = (self.rest_box(j, radii, s) for s in (0, 1))
+        f_max, u_max = self.counts(fixed + lo_cnt, vok & lo_vok)
+        f_min, u_min = self.counts(fixed + hi_cnt, vok & hi_vok)
         feasible, unanimous = p.targets
-        ok &= (f_min.sum(axis=0) <= feasible) & (feasible <= f_max.sum(axis=0))
+        ok = (f_min.sum(axis=0) <= feasible) & (feasible <= f_max.sum(axis=0))
         if unanimous is not None:
             ok &= (u_min.sum(axis=0) <= unanimous) & (unanimous <= u_max.sum(axis=0))
         if p.ideal.size:

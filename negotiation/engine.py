@@ -1,26 +1,31 @@
 """The round engine: runs one session step by step, saving the log after every turn.
 
-A session is a fixed list of steps (p1's opening, the discussion turns in the stored speaking
-order, p1's final proposal, then the votes). Everything a step needs (history window, plans) is
-rebuilt from the turns already logged, so a resumed session continues exactly where it stopped.
+A session is a sequence of steps: p1's opening, the discussion turns, p1's final proposal, then
+the votes; optionally a summarizer writes a running summary every K discussion turns and a
+moderator picks each next speaker. The next step is always derived from the turns already
+logged (and the stored speaking order), so a resumed session continues exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from negotiation.backends.base import Backend, Completion, GenerateConfig, Message
-from negotiation.game import Deal, Game, Party
-from negotiation.parsing import ParsedOutput, parse_output, parse_vote
+from negotiation.game import Game, Party
+from negotiation.outcome import conclude
+from negotiation.parsing import parse_output, parse_vote
 from negotiation.prompting import HistoryEntry, PromptBuilder
-from negotiation.records import DealOutcome, SessionLog, TurnRecord, save_log
-from negotiation.rules import agreement, parse_deal, passes_with, payoff, score
+from negotiation.records import SessionLog, TurnRecord, save_log
+from negotiation.rules import parse_deal, score
+from negotiation.speakers import pick_named, successor
 from negotiation.timeutil import now_iso
+from negotiation.turns import make_turn, skipped_vote
+
+SUMMARIZER, MODERATOR = "@summarizer", "@moderator"
 
 
 @dataclass(frozen=True)
@@ -36,28 +41,63 @@ class Step:
 TurnCallback = Callable[[SessionLog, TurnRecord, int], None]
 
 
-def plan_steps(log: SessionLog) -> list[Step]:
-    """The full step list of a session, derived from its stored order."""
-    steps = [Step(0, "opening", log.proposer)]
-    last_turn = {name: i for i, name in enumerate(log.order)}
-    for i, name in enumerate(log.order):
-        steps.append(Step(len(steps), "round", name, final_turn=last_turn[name] == i))
-    steps.append(Step(len(steps), "final", log.proposer))
-    if log.vote:
-        for party in log.parties:
-            if party.name != log.proposer:
-                steps.append(Step(len(steps), "vote", party.name))
-    return steps
-
-
 def derive_seed(seed: int, index: int) -> int:
     """A per-call seed derived from the session seed and the step index."""
     digest = hashlib.sha256(f"{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 
+def total_steps(log: SessionLog) -> int:
+    """How many turns a complete session of this log has."""
+    extra = log.rounds // log.summary_every if log.memory == "summary" and log.summary_every else 0
+    moderator = log.rounds if log.order_policy == "moderator" else 0
+    votes = len(log.parties) - 1 if log.vote else 0
+    return 1 + log.rounds + 1 + votes + extra + moderator
+
+
+def plan_steps(log: SessionLog) -> list[Step]:
+    """All steps of a session with a static speaking order (not for the moderator policy)."""
+    if log.order_policy == "moderator":
+        raise ValueError("the moderator policy decides the order turn by turn")
+    steps = [Step(0, "opening", log.proposer)]
+    every = log.summary_every if log.memory == "summary" else 0
+    for i, name in enumerate(log.order):
+        steps.append(Step(len(steps), "round", name, name not in log.order[i + 1:]))
+        if every and (i + 1) % every == 0:
+            steps.append(Step(len(steps), "summary", SUMMARIZER))
+    steps.append(Step(len(steps), "final", log.proposer))
+    if log.vote:
+        steps += [Step(len(steps) + i, "vote", p.name) for i, p in
+                  enumerate(q for q in log.parties if q.name != log.proposer)]
+    return steps
+
+
+def next_step(log: SessionLog) -> Step | None:
+    """The step after the logged turns; None when the session is over."""
+    turns, index = log.turns, len(log.turns)
+    rounds_done = sum(1 for t in turns if t.phase == "round")
+    if not turns:
+        return Step(0, "opening", log.proposer)
+    last = turns[-1].phase
+    if (log.memory == "summary" and log.summary_every and last == "round"
+            and rounds_done % log.summary_every == 0):
+        return Step(index, "summary", SUMMARIZER)
+    if rounds_done < log.rounds:
+        if len(log.order) <= rounds_done:
+            return Step(index, "moderator", MODERATOR)
+        speaker = log.order[rounds_done]
+        static = log.order_policy != "moderator"
+        is_last = static and speaker not in log.order[rounds_done + 1:]
+        return Step(index, "round", speaker, final_turn=is_last)
+    if not any(t.phase == "final" for t in turns):
+        return Step(index, "final", log.proposer)
+    voted = {t.party for t in turns if t.phase == "vote"}
+    waiting = [p.name for p in log.parties if p.name != log.proposer and p.name not in voted]
+    return Step(index, "vote", waiting[0]) if log.vote and waiting else None
+
+
 class SessionRunner:
-    """Runs (or resumes) one session of ``game`` with one backend per party."""
+    """Runs (or resumes) one session of ``game`` with one backend per party (and helpers)."""
 
     def __init__(self, game: Game, backends: Mapping[str, Backend], log: SessionLog,
                  path: Path, on_turn: TurnCallback | None = None) -> None:
@@ -67,7 +107,6 @@ class SessionRunner:
         self.path = path
         self.on_turn = on_turn
         self.prompts = PromptBuilder(game)
-        self.steps = plan_steps(log)
 
     def _party(self, name: str) -> Party:
         return self.game.scoring.party(name)
@@ -75,13 +114,16 @@ class SessionRunner:
     async def run(self) -> SessionLog:
         """Run the remaining steps; a provider failure marks the session failed."""
         try:
-            while len(self.log.turns) < len(self.steps):
-                step = self.steps[len(self.log.turns)]
+            while (step := next_step(self.log)) is not None:
                 if step.phase == "vote":
                     await self._votes()
+                elif step.phase in ("summary", "moderator"):
+                    self._append(await self._helper(step))
                 else:
                     self._append(await self._speak(step))
-            self._conclude()
+            conclude(self.log, self.game.scoring)
+            self.log.status = "complete"
+            self._save()
         except asyncio.CancelledError:
             raise
         except Exception as err:  # recorded, then re-raised: the log keeps the cause
@@ -91,10 +133,16 @@ class SessionRunner:
             raise
         return self.log
 
+    def _public(self) -> list[HistoryEntry]:
+        return [HistoryEntry(t.party, t.public) for t in self.log.turns
+                if t.phase in ("opening", "round")]
+
     def _history(self) -> list[HistoryEntry]:
-        public = [HistoryEntry(t.party, t.public) for t in self.log.turns
-                  if t.phase in ("opening", "round")]
+        public = self._public()
         return public[-self.log.window:] if self.log.window > 0 else []
+
+    def _summaries(self) -> list[str]:
+        return [t.public for t in self.log.turns if t.phase == "summary"]
 
     def _plan(self, name: str) -> str:
         plans = [t.plan for t in self.log.turns if t.party == name and t.phase != "vote"]
@@ -105,93 +153,83 @@ class SessionRunner:
         if step.phase == "opening":
             return self.prompts.opening(party)
         if step.phase == "final":
-            return self.prompts.final(party, self._history(), self._plan(step.party))
-        return self.prompts.round(party, self._history(), self._plan(step.party), step.final_turn)
+            return self.prompts.final(party, self._history(), self._plan(step.party),
+                                      self._summaries())
+        return self.prompts.round(party, self._history(), self._plan(step.party),
+                                  step.final_turn, self._summaries())
 
-    async def _call(self, step: Step, prompt: str) -> Completion:
-        record = next(p for p in self.log.parties if p.name == step.party)
-        messages = [Message("system", record.initial_prompt), Message("user", prompt)]
-        config = GenerateConfig(**{**record.generation,
-                                   "seed": derive_seed(self.log.seed, step.index),
-                                   "cache_key": f"{self.log.session_id}:{step.party}"})
-        return await self.backends[step.party].generate(messages, config)
+    def _config(self, step: Step, generation: dict[str, object]) -> GenerateConfig:
+        return GenerateConfig(**{**generation, "seed": derive_seed(self.log.seed, step.index),
+                                 "cache_key": f"{self.log.session_id}:{step.party}"})
+
+    async def _call(self, step: Step, system: str, prompt: str) -> Completion:
+        generation = self.log.parties[0].generation
+        if not step.party.startswith("@"):
+            generation = next(p for p in self.log.parties if p.name == step.party).generation
+        messages = [Message("system", system), Message("user", prompt)]
+        return await self.backends[step.party].generate(messages, self._config(step, generation))
+
+    def _initial(self, name: str) -> str:
+        return next(p.initial_prompt for p in self.log.parties if p.name == name)
 
     async def _speak(self, step: Step) -> TurnRecord:
         prompt = self._prompt(step)
-        completion = await self._call(step, prompt)
+        completion = await self._call(step, self._initial(step.party), prompt)
         others = [p.name for p in self.game.parties if p.name != step.party]
         parsed = parse_output(completion.text, self.game.issues, others)
         own = score(parsed.deal, self._party(step.party)) if parsed.deal else None
-        return _turn(step, prompt, completion, parsed, own)
+        return make_turn(step.index, step.party, step.phase, prompt, completion, parsed, own)
+
+    async def _helper(self, step: Step) -> TurnRecord:
+        if step.phase == "summary":
+            previous = self._summaries()[-1] if self._summaries() else ""
+            since = self.log.summary_every if previous else len(self._public())
+            system, prompt = self.prompts.summarizer(previous, self._public()[-since:])
+        else:
+            previous = self._public()[-1].speaker if self._public() else self.log.proposer
+            names = [p.name for p in self.game.parties]
+            system, prompt = self.prompts.moderator(self._history(), previous,
+                                                    [n for n in names if n != previous])
+        completion = await self._call(step, system, prompt)
+        text = completion.text.strip()
+        if step.phase == "moderator":
+            names = [p.name for p in self.game.parties]
+            chosen = pick_named(text, names, previous)
+            text = chosen or successor(names, previous)
+            self.log.order.append(text)
+            issues = () if chosen else ("moderator named no party: fallback to the next in order",)
+            return make_turn(step.index, MODERATOR, "moderator", prompt, completion, None, None,
+                             public=text, issues=issues)
+        return make_turn(step.index, SUMMARIZER, "summary", prompt, completion, None, None,
+                         public=text, issues=() if text else ("empty summary",))
 
     async def _votes(self) -> None:
-        deal = self._final_deal()
-        pending = self.steps[len(self.log.turns):]
-        if deal is None:
-            for step in pending:
-                parsed = parse_vote("")
-                parsed = dataclasses.replace(parsed, issues=("no final deal to vote on",))
-                self._append(_turn(step, "", Completion(text="", finish_reason="skipped"),
-                                   parsed, None))
+        final = next(t for t in self.log.turns if t.phase == "final")
+        voted = {t.party for t in self.log.turns if t.phase == "vote"}
+        pending = [p.name for p in self.log.parties
+                   if p.name != self.log.proposer and p.name not in voted]
+        first = len(self.log.turns)
+        steps = [Step(first + i, "vote", name) for i, name in enumerate(pending)]
+        if final.deal is None:
+            for step in steps:
+                self._append(skipped_vote(step.index, step.party))
             return
+        deal = parse_deal(final.deal, self.game.issues)
         prompts = [self.prompts.vote(self._party(s.party), str(deal),
-                                     score(deal, self._party(s.party))) for s in pending]
-        results = await asyncio.gather(*(self._call(s, p) for s, p in zip(pending, prompts)))
-        for step, prompt, completion in zip(pending, prompts, results):
+                                     score(deal, self._party(s.party))) for s in steps]
+        results = await asyncio.gather(*(self._call(s, self._initial(s.party), p)
+                                         for s, p in zip(steps, prompts)))
+        for step, prompt, completion in zip(steps, prompts, results):
             own = score(deal, self._party(step.party))
-            self._append(_turn(step, prompt, completion, parse_vote(completion.text), own))
-
-    def _final_deal(self) -> Deal | None:
-        final = next((t for t in self.log.turns if t.phase == "final"), None)
-        if final is None or final.deal is None:
-            return None
-        return parse_deal(final.deal, self.game.issues)
-
-    def _conclude(self) -> None:
-        scoring = self.game.scoring
-        deal = self._final_deal()
-        self.log.final_deal = str(deal) if deal else None
-        if deal is None:
-            self.log.threshold_outcome = DealOutcome(deal=None, accepting=[], passes=False,
-                                                     unanimous=False)
-        else:
-            verdict = agreement(deal, scoring)
-            self.log.threshold_outcome = DealOutcome(deal=str(deal), accepting=list(verdict.accepting),
-                                                     passes=verdict.passes, unanimous=verdict.unanimous)
-            self.log.final_scores = {p.name: payoff(deal, p, scoring) for p in scoring.parties}
-        if self.log.vote:
-            self.log.vote_outcome = self._vote_outcome(deal)
-            self.log.outcomes_differ = self.log.vote_outcome.passes != self.log.threshold_outcome.passes
-        self.log.status = "complete"
-        self._save()
-
-    def _vote_outcome(self, deal: Deal | None) -> DealOutcome:
-        accepting = [self.log.proposer] if deal is not None else []
-        accepting += [t.party for t in self.log.turns if t.phase == "vote" and t.vote == "ACCEPT"]
-        passes, unanimous = passes_with(set(accepting), self.game.scoring)
-        return DealOutcome(deal=str(deal) if deal else None, accepting=accepting,
-                           passes=passes and deal is not None, unanimous=unanimous and deal is not None)
+            self._append(make_turn(step.index, step.party, "vote", prompt, completion,
+                                   parse_vote(completion.text), own))
 
     def _append(self, turn: TurnRecord) -> None:
         self.log.turns.append(turn)
         self._save()
         if self.on_turn is not None:
-            self.on_turn(self.log, turn, len(self.steps))
+            self.on_turn(self.log, turn, total_steps(self.log))
 
     def _save(self) -> None:
         self.log.updated_at = now_iso()
         save_log(self.log, self.path)
-
-
-def _turn(step: Step, prompt: str, completion: Completion, parsed: ParsedOutput,
-          own: int | None) -> TurnRecord:
-    return TurnRecord(
-        index=step.index, party=step.party, phase=step.phase, prompt=prompt,  # type: ignore[arg-type]
-        raw_output=completion.text, public=parsed.public, scratchpad=parsed.scratchpad,
-        plan=parsed.plan, deal=str(parsed.deal) if parsed.deal else None,
-        deal_source=parsed.deal_source, vote=parsed.vote, found=list(parsed.found),
-        repairs=list(parsed.repairs), parse_issues=list(parsed.issues),
-        format_ok=parsed.format_ok, own_score=own, input_tokens=completion.input_tokens,
-        output_tokens=completion.output_tokens, latency_s=round(completion.latency_s, 4),
-        finish_reason=completion.finish_reason, model_id=completion.model_id,
-        retries=completion.retries, extra=dict(completion.extra))

@@ -31,7 +31,7 @@ from negotiation.experiment_schema import (
 from negotiation.game import Game
 from negotiation.loader import load_game, resolve_game_path
 from negotiation.plan import ExperimentPlan, RateLimit, SessionSpec
-from negotiation.session import RunSettings, assign_models
+from negotiation.session import RunSettings, assign_models, game_hash
 
 __all__ = ["MAX_SESSIONS", "ExperimentError", "describe", "load_experiment"]
 
@@ -98,9 +98,13 @@ class _Builder:
         s = self.s
         self.check_settings()
         games = [self.resolve_game(("games", i), entry) for i, entry in enumerate(s.games)]
-        self.unique(("games",), [g.path for g in games])
-        combinations = [c for entry in games for c in self.combinations(entry)]
-        prices = None if s.prices is None else self.doc.path.parent / s.prices
+        self.unique(("games",), [game_hash(g.path) for g in games])  # same content, same ids
+        subsets = [(entry, self.subsets(entry)) for entry in games]
+        total = sum(len(sub) for _, sub in subsets) * len(s.incentives) * self.per_condition()
+        if total > MAX_SESSIONS:
+            raise self.fail((), f"the grid has {total} sessions, more than {MAX_SESSIONS}")
+        combinations = [c for entry, sub in subsets for c in self.combinations(entry, sub)]
+        prices = None if s.prices is None else (self.doc.path.parent / s.prices).resolve()
         if prices is not None and not prices.is_file():
             raise self.fail(("prices",), f"price table {str(prices)!r} is not a file")
         return ExperimentPlan(
@@ -222,12 +226,8 @@ class _Builder:
         return (len(s.models.p1 or [None]) * len(s.seeds or [0]) * (s.repetitions or 1)
                 * math.prod(len(getattr(gen, k)) for k in GENERATION_KEYS))
 
-    def combinations(self, entry: _GameEntry) -> list[_Combination]:
-        subsets = self.subsets(entry)
-        total = len(subsets) * len(self.s.incentives) * self.per_condition()
-        if total > MAX_SESSIONS:
-            raise self.fail((), f"the grid has {total} sessions for game {entry.label!r}, "
-                            f"more than {MAX_SESSIONS}")
+    def combinations(self, entry: _GameEntry,
+                     subsets: list[tuple[KeyPath, tuple[str, ...] | None]]) -> list[_Combination]:
         out = []
         for key, parties in subsets:
             for i, assignment in enumerate(self.s.incentives):
@@ -255,8 +255,6 @@ class _Builder:
     def expand(self, combinations: list[_Combination]) -> list[SessionSpec]:
         s, reps = self.s, self.s.repetitions or 1
         generations = list(itertools.product(*(getattr(s.generation, k) for k in GENERATION_KEYS)))
-        if self.per_condition() * len(combinations) > MAX_SESSIONS:
-            raise self.fail((), f"the grid has more than {MAX_SESSIONS} sessions")
         seen: set[tuple[object, ...]] = set()
         out: list[SessionSpec] = []
         for combo, p1 in itertools.product(combinations, s.models.p1 or [None]):
@@ -271,9 +269,10 @@ class _Builder:
                 if key not in seen:
                     seen.add(key)
                     label = self.label(combo, p1, generation, seed)
+                    tags = [f" | rep {n}" if reps > 1 else "" for n in range(reps)]
                     out += [SessionSpec(combo.entry.path, settings, n, combo.parties,
-                                        combo.incentives, label + (f" | rep {n}" if reps > 1 else ""))
-                            for n in range(reps)]
+                                        combo.incentives, label + tag)
+                            for n, tag in enumerate(tags)]
         return out
 
     def party_models(self, combo: _Combination, p1: str | None) -> dict[str, str]:

@@ -9,21 +9,14 @@ at the line of the offending key. The meaning of the values is checked in ``expe
 from __future__ import annotations
 
 import difflib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import ValidationError
 
 from negotiation.backends.base import GenerateConfig
 from negotiation.backends.registry import PROVIDERS, parse_spec
@@ -107,8 +100,8 @@ class _Converter:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(key_node, f"{format_key(key) or 'top level'}: keys must be "
-                                "plain text, not lists or mappings")
+                raise ExperimentError(self.path, "keys must be plain text, not lists or "
+                                      "mappings", key_node.start_mark.line + 1, format_key(key))
             name = str(key_node.value)
             if name in out:
                 raise ExperimentError(self.path, "duplicate key", key_node.start_mark.line + 1,
@@ -118,44 +111,55 @@ class _Converter:
         return out
 
 
-def read_document(path: Path) -> Document:
-    """Parse ``path`` (one YAML document) into data with line numbers."""
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
+        return path.read_bytes().decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as err:
         raise ExperimentError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise ExperimentError(path, f"cannot read: {err.strerror or err}") from None
-    loader: yaml.SafeLoader | None = None
+
+
+def _compose(path: Path, text: str) -> tuple[Any, dict[KeyPath, int]]:
+    loader = yaml.SafeLoader(text)
     try:
-        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise ExperimentError(path, "the file is empty: expected a mapping of settings", 1)
         converter = _Converter(loader, path)
         converter.lines[()] = node.start_mark.line + 1
-        data = converter.convert(node, ())
-    except yaml.MarkedYAMLError as err:
+        return converter.convert(node, ()), converter.lines
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(path: Path, text: str, err: yaml.YAMLError) -> ExperimentError:
+    """YAML's own message, at its line."""
+    if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        text_ = " ".join(str(p) for p in (err.context, err.problem) if p)
-        raise ExperimentError(path, f"malformed YAML: {text_}", line) from None
-    except yaml.reader.ReaderError as err:
-        raise ExperimentError(path, f"malformed YAML: {err.reason} (character #x{err.character:04x})",
-                              text.count("\n", 0, err.position) + 1) from None
+        problem = " ".join(str(p) for p in (err.context, err.problem) if p)
+        return ExperimentError(path, f"malformed YAML: {problem}",
+                               mark.line + 1 if mark is not None else None)
+    if isinstance(err, yaml.reader.ReaderError):
+        return ExperimentError(path, f"malformed YAML: {err.reason} (character "
+                               f"#x{err.character:04x})", text.count("\n", 0, err.position) + 1)
+    return ExperimentError(path, f"malformed YAML: {err}")
+
+
+def read_document(path: Path) -> Document:
+    """Parse ``path`` (one YAML document) into data with line numbers."""
+    text = _read_text(path)
+    try:
+        data, lines = _compose(path, text)
     except yaml.YAMLError as err:
-        raise ExperimentError(path, f"malformed YAML: {err}") from None
+        raise _yaml_error(path, text, err) from None
     except RecursionError:
         raise ExperimentError(path, "malformed YAML: nested too deeply (or a recursive alias)") \
             from None
-    finally:
-        if loader is not None:
-            loader.dispose()
     if not isinstance(data, dict):
         raise ExperimentError(path, "expected a mapping of settings at the top level, got "
-                              f"{'text' if isinstance(data, str) else _kind(data)}",
-                              converter.lines[()])
-    return Document(path, data, converter.lines)
+                              f"{'text' if isinstance(data, str) else _kind(data)}", lines[()])
+    return Document(path, data, lines)
 
 
 def _kind(value: Any) -> str:
@@ -164,14 +168,6 @@ def _kind(value: Any) -> str:
 
 def _listify(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
-
-
-def _mapping_to_list(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
-def _spec_to_models(value: Any) -> Any:
-    return {"all": value} if isinstance(value, str) else value
 
 
 T = TypeVar("T")
@@ -246,9 +242,10 @@ class ExperimentSchema(_Strict):
     name: Name | None = None
     out: Name = "logs"
     games: Grid[Name]
-    models: Annotated[ModelsSchema, BeforeValidator(_spec_to_models)] = ModelsSchema()
-    incentives: Annotated[list[dict[str, Name]], BeforeValidator(_mapping_to_list),
-                          Field(min_length=1)] = [{}]
+    models: Annotated[ModelsSchema, BeforeValidator(
+        lambda v: {"all": v} if isinstance(v, str) else v)] = ModelsSchema()
+    incentives: Annotated[list[dict[str, Name]], Field(min_length=1), BeforeValidator(
+        lambda v: [v] if isinstance(v, dict) else v)] = [{}]
     parties: PartiesSchema | None = None
     generation: GenerationSchema = GenerationSchema()
     repetitions: int | None = Field(None, ge=1)
@@ -264,27 +261,18 @@ class ExperimentSchema(_Strict):
     sample: SampleSchema | None = None
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+    (): ExperimentSchema, ("models",): ModelsSchema, ("parties",): PartiesSchema,
+    ("parties", "combinations"): CombinationsSchema, ("generation",): GenerationSchema,
+    ("rate_limits", "*"): RateLimitSchema, ("sample",): SampleSchema}
 
 
 def allowed_keys(key: KeyPath) -> list[str]:
     """The keys the schema allows in the mapping at ``key`` (a data path)."""
-    model: type[BaseModel] | None = ExperimentSchema
-    parts = [p for p in key if isinstance(p, str)]
-    while parts and model is not None:
-        field = model.model_fields.get(parts.pop(0))
-        if field is None:
-            return []
-        if typing.get_origin(field.annotation) is dict and parts:
-            parts.pop(0)
-        model = _model_in(field.annotation)
+    names = tuple(p for p in key if isinstance(p, str))
+    if names[:1] == ("rate_limits",) and len(names) == 2:
+        names = ("rate_limits", "*")
+    model = _MODELS.get(names)
     return list(model.model_fields) if model is not None else []
 
 

@@ -142,25 +142,45 @@ class PromptBuilder:
         ))
 
     def round(self, party: Party, history: Sequence[HistoryEntry], plan: str,
-              final_turn: bool) -> str:
+              final_turn: bool, summaries: Sequence[str] = ()) -> str:
         """The per-turn user message: history window, own plan, reasoning and format."""
         scratch = f"scratchpads/{party.incentive}.j2"
         if not template_exists(self.env, scratch):
             scratch = "scratchpads/default.j2"
         return render(self.env, "round.j2", self._context(
-            party, history=[{"speaker": self.speaker_label(party, h.speaker), "text": h.text}
-                            for h in history],
+            party, history=self._history(party, history), summaries=list(summaries),
             plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch))
 
     def opening(self, party: Party) -> str:
         """p1's round-0 prompt: present the opening deal."""
         return render(self.env, "opening.j2", self._context(party))
 
-    def final(self, party: Party, history: Sequence[HistoryEntry], plan: str) -> str:
+    def final(self, party: Party, history: Sequence[HistoryEntry], plan: str,
+              summaries: Sequence[str] = ()) -> str:
         """p1's final prompt: state the official deal put to the vote."""
         return render(self.env, "final.j2", self._context(
-            party, history=[{"speaker": self.speaker_label(party, h.speaker), "text": h.text}
-                            for h in history], plan=plan.strip()))
+            party, history=self._history(party, history), plan=plan.strip(),
+            summaries=list(summaries)))
+
+    def _history(self, party: Party, history: Sequence[HistoryEntry]) -> list[dict[str, str]]:
+        return [{"speaker": self.speaker_label(party, h.speaker), "text": h.text} for h in history]
+
+    def _neutral(self, name: str, **extra: Any) -> str:
+        return render(self.env, name, {"parties": [p.name for p in self.game.parties], **extra})
+
+    def summarizer(self, previous: str, history: Sequence[HistoryEntry]) -> tuple[str, str]:
+        """(system, user) messages asking the summarizer for a neutral running summary."""
+        entries = [{"speaker": h.speaker, "text": h.text} for h in history]
+        return (self._neutral("summarizer_system.j2"),
+                self._neutral("summarizer.j2", previous=previous, history=entries))
+
+    def moderator(self, history: Sequence[HistoryEntry], previous: str,
+                  candidates: Sequence[str]) -> tuple[str, str]:
+        """(system, user) messages asking the moderator who speaks next."""
+        entries = [{"speaker": h.speaker, "text": h.text} for h in history]
+        return (self._neutral("moderator_system.j2"),
+                self._neutral("moderator.j2", history=entries, previous=previous,
+                              candidates=list(candidates)))
 
     def vote(self, party: Party, deal: str, own_score: int) -> str:
         """The vote prompt: the final deal with the party's own score for it."""

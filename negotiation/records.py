@@ -22,7 +22,7 @@ VOLATILE_FIELDS: frozenset[str] = frozenset(
     {"created_at", "updated_at", "latency_s", "package_versions", "started_at", "path"})
 """Fields that legitimately differ between two identical runs (times, machine, location)."""
 
-Phase = Literal["opening", "round", "final", "vote"]
+Phase = Literal["opening", "round", "final", "vote", "summary", "moderator"]
 Status = Literal["running", "complete", "failed"]
 
 
@@ -38,7 +38,8 @@ class TurnRecord(_Record):
     party: str
     """Display name of the speaker."""
     phase: Phase
-    """opening, round, final (p1's official proposal) or vote."""
+    """opening, round, final (p1's official proposal), vote; or, for the optional helper
+    models, summary (the summarizer) and moderator (its speaker choice in ``public``)."""
     prompt: str
     """The user message of this turn (the initial prompt is stored once per party)."""
     raw_output: str
@@ -160,7 +161,15 @@ class SessionLog(_Record):
     vote: bool
     """Whether the vote phase runs."""
     order: list[str]
-    """Speaker of each discussion turn."""
+    """Speaker of each discussion turn (with the moderator policy, the choices made so far)."""
+    order_policy: str = "paper"
+    """Speaker-selection policy: paper, round-robin, random or moderator."""
+    memory: str = "window"
+    """window (the last ``window`` messages) or summary (running summaries plus the window)."""
+    summary_every: int = 0
+    """With summary memory, a summary is written after every this many discussion turns."""
+    helpers: dict[str, str] = Field(default_factory=dict)
+    """Model specs of the helper roles used: ``summarizer``, ``moderator``."""
     turns: list[TurnRecord] = Field(default_factory=list)
     """Every completed call, in order."""
     final_deal: str | None = None

@@ -21,7 +21,7 @@ from negotiation.backends.registry import ModelSpec, create_backend, legacy_to_s
 from negotiation.engine import derive_seed
 from negotiation.errors import ConfigError
 from negotiation.game import Game
-from negotiation.order import speaking_order
+from negotiation.speakers import POLICIES, SpeakerContext, static_order
 from negotiation.prompting import PromptBuilder
 from negotiation.records import GameRef, PartyRecord, SessionLog
 from negotiation.timeutil import now_iso
@@ -42,12 +42,36 @@ class RunSettings:
     seed: int = 0
     generation: GenerateConfig = field(default_factory=GenerateConfig)
     base_url: str | None = None
+    order: str = "paper"
+    moderator_model: str | None = None
+    memory: str = "window"
+    summary_every: int | None = None
+    summarizer_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.rounds is not None and self.rounds < 0:
             raise ConfigError("--rounds must be >= 0")
         if self.window < 0:
             raise ConfigError("--window must be >= 0")
+        if self.order not in POLICIES:
+            raise ConfigError(f"--order must be one of {', '.join(POLICIES)}")
+        if self.memory not in ("window", "summary"):
+            raise ConfigError("--memory must be window or summary")
+        if self.summary_every is not None and self.summary_every < 1:
+            raise ConfigError("--summary-every must be >= 1")
+        if self.order == "moderator" and not self.moderator_model:
+            raise ConfigError("--order moderator needs --moderator-model SPEC")
+        if self.memory == "summary" and not self.summarizer_model:
+            raise ConfigError("--memory summary needs --summarizer-model SPEC")
+
+    def helpers(self) -> dict[str, str]:
+        """Model specs of the helper roles this configuration uses."""
+        out = {}
+        if self.order == "moderator" and self.moderator_model:
+            out["moderator"] = str(parse_spec(self.moderator_model))
+        if self.memory == "summary" and self.summarizer_model:
+            out["summarizer"] = str(parse_spec(self.summarizer_model))
+        return out
 
 
 def assign_models(game: Game, settings: RunSettings) -> dict[str, ModelSpec]:
@@ -81,6 +105,9 @@ def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSetting
         "window": settings.window, "vote": settings.vote, "seed": settings.seed,
         "generation": settings.generation.to_record(), "index": index,
     }
+    if settings.order != "paper" or settings.memory != "window":
+        key.update(order=settings.order, memory=settings.memory,
+                   summary_every=settings.summary_every, helpers=settings.helpers())
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -102,6 +129,8 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
     rounds = settings.rounds if settings.rounds is not None else 4 * len(scoring.parties)
     seed = derive_seed(settings.seed, index) if index else settings.seed
     builder = PromptBuilder(game)
+    names = [p.name for p in scoring.parties]
+    context = SpeakerContext(tuple(names), scoring.proposer.name, rounds, seed)
     parties = [PartyRecord(name=p.name, file_name=p.file_name, role=p.role, incentive=p.incentive,
                            model=str(models[p.name]), generation=settings.generation.to_record(),
                            scores=[list(r) for r in p.scores], minimum=p.minimum,
@@ -114,7 +143,9 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
         issues=[{"letter": i.letter, "n_options": i.n_options} for i in scoring.issues],
         parties=parties, proposer=scoring.proposer.name, seed=seed, rounds=rounds,
         window=settings.window, vote=settings.vote,
-        order=speaking_order([p.name for p in scoring.parties], scoring.proposer.name, rounds, seed),
+        order=static_order(settings.order, context), order_policy=settings.order,
+        memory=settings.memory, helpers=settings.helpers(),
+        summary_every=(settings.summary_every or len(names)) if settings.memory == "summary" else 0,
         created_at=now_iso(), package_versions=package_versions())
 
 
@@ -123,13 +154,17 @@ def make_backends(game: Game, log: SessionLog, base_url: str | None,
     """One backend per party; parties with the same (non-scripted) spec share one."""
     shared = cache if cache is not None else {}
     out: dict[str, Backend] = {}
-    for party in log.parties:
-        spec = parse_spec(party.model)
+    roles = [(p.name, p.model) for p in log.parties]
+    roles += [(f"@{role}", spec) for role, spec in log.helpers.items()]
+    for name, model in roles:
+        spec = parse_spec(model)
         if spec.provider == "scripted":
-            out[party.name] = create_backend(spec, scoring=game.scoring, party=party.name)
+            if name.startswith("@"):
+                raise ConfigError(f"scripted models cannot play the {name[1:]}")
+            out[name] = create_backend(spec, scoring=game.scoring, party=name)
             continue
         key = f"{spec}|{base_url}"
         if key not in shared:
             shared[key] = create_backend(spec, base_url=base_url)
-        out[party.name] = shared[key]
+        out[name] = shared[key]
     return out

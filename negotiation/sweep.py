@@ -109,6 +109,14 @@ class Sweep:
         self.on_event = on_event or (lambda kind, job: None)
         self.stopped_for_cost = False
         self.cost_guard: Callable[[list[Job]], bool] | None = None
+        self.backends: dict[int, dict[str, Backend]] = {}
+
+    def create_backends(self) -> None:
+        """Create every pending job's backends up front, so that a missing key or SDK is a
+        configuration error before anything is written."""
+        for job in self.jobs:
+            if job.log.status != "complete":
+                self.backends[id(job)] = self._backends(job)
 
     def _gate(self, provider: str) -> ProviderGate:
         if provider not in self.gates:
@@ -132,7 +140,8 @@ class Sweep:
                 return
             job.log.status, job.log.error = "running", None
             self.on_event("start", job)
-            runner = SessionRunner(job.game, self._backends(job), job.log, job.path,
+            backends = self.backends.get(id(job)) or self._backends(job)
+            runner = SessionRunner(job.game, backends, job.log, job.path,
                                    lambda log, turn, total: self.on_event("turn", job))
             try:
                 job.log = await runner.run()
@@ -180,10 +189,11 @@ def run_jobs(plan: ExperimentPlan, jobs: list[Job],
              cost_guard: Callable[[list[Job]], bool] | None = None) -> dict[str, Any]:
     """Lock the run folder, run the jobs (asyncio executor) and write ``summary.json``."""
     start = time.monotonic()
+    sweep = Sweep(plan, jobs, on_event)
+    sweep.cost_guard = cost_guard
+    sweep.create_backends()
     with run_lock(plan.run_dir):
         remove_stale_temp_files(plan.run_dir)
-        sweep = Sweep(plan, jobs, on_event)
-        sweep.cost_guard = cost_guard
         try:
             asyncio.run(sweep.run())
         finally:

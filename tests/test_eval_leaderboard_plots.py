@@ -150,3 +150,21 @@ def test_adversarial_run_metrics(runs: dict[str, Path]) -> None:
     assert all(r.metrics.adversaries == ("Environmental League",) for r in results)
     assert all(r.metrics.target == "Local Labour Union" for r in results)
     assert all(r.metrics.adversarial_success is not None for r in results)
+
+
+@pytest.mark.parametrize("rules", ["default", "paper"])
+def test_native_and_exported_ld_history_agree(runs: dict[str, Path], tmp_path: Path,
+                                              rules: str) -> None:
+    assert main(["export", str(runs["rational"]), "--format", "ld", "--out",
+                 str(tmp_path / "ld")]) == 0
+    native = {r.data.source.stem.removeprefix("session-"): r.metrics
+              for r in _results(runs["rational"], rules)}
+    exported = {r.data.source.stem.removeprefix("history_"): r.metrics
+                for r in _results(tmp_path / "ld", rules)}
+    assert native.keys() == exported.keys() and len(native) == 3
+    for key, m in native.items():
+        e = exported[key]
+        assert (m.final_success, m.unanimous_success, m.any_success, m.n_deals, m.n_wrong) == \
+            (e.final_success, e.unanimous_success, e.any_success, e.n_deals, e.n_wrong)
+        assert (m.own_curve, m.collective_curve, m.final_deal) == \
+            (e.own_curve, e.collective_curve, e.final_deal)

@@ -248,7 +248,7 @@ def test_paths_names_and_execution_settings(tmp_path: Path) -> None:
         """)
     assert plan.run_dir == Path("results/sweeps/trial")
     assert plan.sessions[0].game == (tmp_path / "games" / "mine").resolve()
-    assert plan.prices == tmp_path / "prices.yaml" and plan.max_cost == 2.5
+    assert plan.prices == (tmp_path / "prices.yaml").resolve() and plan.max_cost == 2.5
     assert plan.rate_limits == {"openai": RateLimit(3), "gemini": RateLimit(8, 60)}
     s = plan.sessions[0].settings
     assert (s.rounds, s.window, s.vote, s.base_url) == (3, 2, False, "http://127.0.0.1:8000/v1")
@@ -290,10 +290,12 @@ ERRORS = [
     ("int is not a bool", "games: base\nvote: 1\n", 2, "vote", "valid boolean"),
     ("mapping expected", "games: base\ngeneration: 3\n", 2, "generation",
      "should be a mapping, got 3"),
-    ("text expected", "games: base\nname: [a]\n", 2, "name", "should be a valid string, got a list"),
+    ("text expected", "games: base\nname: [a]\n", 2, "name",
+     "should be a valid string, got a list"),
     ("missing games", "name: x\nwindow: 3\n", 1, "games", "required"),
-    ("party not in game (models)", "games: base\nmodels:\n  parties:\n    Nobody: scripted:greedy\n",
-     4, "models.parties.Nobody", "not a party of game 'base'"),
+    ("party not in game (models)",
+     "games: base\nmodels:\n  parties:\n    Nobody: scripted:greedy\n", 4,
+     "models.parties.Nobody", "not a party of game 'base'"),
     ("party not in every game", "games: [base, oss_licence]\nmodels:\n  parties: {Mayor: "
      "scripted:greedy}\n", 3, "models.parties.Mayor", "oss_licence"),
     ("party not in game (incentives)", "games: base\nincentives:\n  - {}\n  - {Nobody: greedy}\n",
@@ -396,6 +398,13 @@ def test_broken_game_keeps_the_game_error(tmp_path: Path) -> None:
         load_experiment(path)
     assert str(info.value).startswith(f"{path}:4: games[1]: game 'broken' is malformed: ")
     assert f"{folder / 'config.txt'}: a game needs 2-15 parties" in str(info.value)
+
+
+def test_a_copied_game_is_a_duplicate(tmp_path: Path) -> None:
+    copy_shipped(tmp_path, "oss_licence", "copy")
+    path = write(tmp_path, "games:\n  - oss_licence\n  - copy\n")
+    with pytest.raises(ExperimentError, match=r":3: games\[1\]: duplicate entry"):
+        load_experiment(path)
 
 
 def test_missing_game_brief_is_blamed_on_the_incentive(tmp_path: Path) -> None:

@@ -396,7 +396,7 @@ def test_resolve_game_path(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Library bugs (strict xfail: they start passing when fixed)
+# Regressions: hostile input that once escaped as the wrong exception type
 # --------------------------------------------------------------------------------------------
 
 

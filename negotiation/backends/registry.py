@@ -26,6 +26,7 @@ PROVIDERS: MappingProxyType[str, str] = MappingProxyType({
     "hf": "negotiation.backends.hf_backend:create",
     "llamacpp": "negotiation.backends.llamacpp_backend:create",
     "scripted": "negotiation.backends.scripted:create",
+    "human": "negotiation.backends.human:create",
 })
 
 
@@ -47,6 +48,8 @@ def legacy_to_spec(name: str) -> str:
     name = name.strip()
     if name in ("", "default"):
         return DEFAULT_SPEC
+    if name == "human":
+        return "human:terminal"
     if ":" in name.split("@", 1)[0]:
         return name
     if name.startswith(("gpt-4", "gpt-3.5")):

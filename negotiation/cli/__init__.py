@@ -18,7 +18,7 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]]:
-    from negotiation.cli import authoring_cmds, eval_cmds, game_cmds, run_cmd
+    from negotiation.cli import authoring_cmds, data_cmds, eval_cmds, game_cmds, run_cmd
 
     return {
         "games": (game_cmds.add_games, game_cmds.cmd_games),
@@ -29,6 +29,8 @@ def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None],
         "leaderboard": (eval_cmds.add_leaderboard, eval_cmds.cmd_leaderboard),
         "plot": (eval_cmds.add_plot, eval_cmds.cmd_plot),
         "game": (authoring_cmds.add_game, authoring_cmds.cmd_game),
+        "annotate": (data_cmds.add_annotate, data_cmds.cmd_annotate),
+        "index": (data_cmds.add_index, data_cmds.cmd_index),
     }
 
 

@@ -52,6 +52,14 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-vote", action="store_true", help="skip the vote phase (as the paper)")
     p.add_argument("--base-url", help="base URL for openai: models (OpenAI-compatible server)")
     p.add_argument("--concurrency", type=int, default=1, help="sessions run at once (default 1)")
+    p.add_argument("--order", default="paper", choices=("paper", "round-robin", "random",
+                                                         "moderator"), help="speaker selection")
+    p.add_argument("--moderator-model", metavar="SPEC", help="model of the moderator")
+    p.add_argument("--memory", default="window", choices=("window", "summary"),
+                   help="summary: running summaries of the discussion plus the window")
+    p.add_argument("--summary-every", type=int, metavar="K",
+                   help="summarise every K discussion turns (default: number of parties)")
+    p.add_argument("--summarizer-model", metavar="SPEC", help="model of the summarizer")
     p.add_argument("--quiet", action="store_true", help="no per-turn progress")
     return p
 
@@ -67,7 +75,10 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         raise ConfigError(str(err)) from None
     return RunSettings(model=args.model, party_models=_pairs(args.party_model, "--party-model"),
                        rounds=args.rounds, window=args.window, vote=not args.no_vote,
-                       seed=args.seed, generation=generation, base_url=args.base_url)
+                       seed=args.seed, generation=generation, base_url=args.base_url,
+                       order=args.order, moderator_model=args.moderator_model,
+                       memory=args.memory, summary_every=args.summary_every,
+                       summarizer_model=args.summarizer_model)
 
 
 def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job]]:
