@@ -106,7 +106,8 @@ def apply_judge(results: list[SessionResult], spec: str,
     for (result, party, _), label in zip(items, report.labels):
         flags[id(result)].append((party, label))
     out = [replace(r, judge=_per_party(r.data, flags[id(r)])) for r in results]
-    return out, {"requests": report.requests, "failures": report.failures}
+    return out, {"requests": report.requests, "failures": report.failures,
+                 "cache_error": report.cache_error}
 
 
 def _sum(counts: Sequence[Counts], parties: Collection[str] | None = None) -> tuple[int, int]:

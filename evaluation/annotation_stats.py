@@ -8,7 +8,8 @@ one annotator's yes/no for one label; missing ratings are left out):
   ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o`` the share of items on which they agree and
   ``p_e = sum_k p_a(k) * p_b(k)`` the agreement expected by chance from each rater's own
   category shares. 1 is perfect agreement, 0 chance level, negative worse than chance.
-* **Fleiss' kappa** of m >= 2 raters over N items each rated by all of them: with ``n_ij``
+* **Fleiss' kappa** of m >= 2 raters over the N items rated by all of them (reported for
+  m >= 3; an annotator without a single rating of the label does not count as a rater): with ``n_ij``
   the number of raters putting item i in category j, ``P_i = (sum_j n_ij^2 - m) / (m (m-1))``,
   ``P = mean_i P_i``, ``p_j = sum_i n_ij / (N m)``, ``P_e = sum_j p_j^2`` and
   ``kappa = (P - P_e) / (1 - P_e)``. For two raters it differs slightly from Cohen's (one
@@ -104,11 +105,12 @@ def agreement(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
                                                       [per[y][i] for i in common]),
                                  "n": len(common)}
         fleiss = None
-        if len(names) >= 3:
-            common = sorted(set.intersection(*(set(per[n]) for n in names)), key=repr)
-            table = [[per[n][i] for n in names] for i in common]
+        raters = [n for n in names if per[n]]
+        if len(raters) >= 3:
+            common = sorted(set.intersection(*(set(per[n]) for n in raters)), key=repr)
+            table = [[per[n][i] for n in raters] for i in common]
             fleiss = {"kappa": fleiss_from_ratings(table) if table else None,
-                      "n": len(common), "raters": len(names)}
+                      "n": len(common), "raters": len(raters)}
         out[label] = {"cohen": pairs, "fleiss": fleiss}
     return out
 

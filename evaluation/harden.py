@@ -81,6 +81,7 @@ class _Problem:
     ideal: np.ndarray
     bound: int
     targets: tuple[int, int | None]
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cands: list[np.ndarray] = field(default_factory=list)
     acc: list[np.ndarray] = field(default_factory=list)
     shifted: tuple[list[np.ndarray], list[np.ndarray]] = field(default_factory=lambda: ([], []))
@@ -95,15 +96,18 @@ class _Problem:
 def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
              policy: RulePolicy) -> _Problem:
     _, scores = all_scores(scoring)
+    order = _search_order(scoring, scores) if ORDER is None else np.array(ORDER)
     bonus = np.array([UNANIMITY_BONUS if policy.bonus_in_acceptance and p.role == "p1" else 0
                       for p in scoring.parties], dtype=np.int64)
     eff = scores + bonus - (1 if policy.strict else 0)  # integers: s > t  <=>  s - 1 >= t
     p1 = scoring.parties.index(scoring.proposer)
     ideal = np.flatnonzero(scores[:, p1] == scores[:, p1].max())
-    prob = _Problem(eff=eff, base=np.array([p.minimum for p in scoring.parties], dtype=np.int64),
-                    veto=np.array([p.role in ("p1", "p2") for p in scoring.parties]),
+    eff = eff[:, order]
+    ideal_rows = ideal
+    prob = _Problem(eff=eff, base=np.array([p.minimum for p in scoring.parties], dtype=np.int64)[order],
+                    veto=np.array([p.role in ("p1", "p2") for p in scoring.parties])[order],
                     required=required_supporters(scoring, policy), ideal=ideal, bound=bound,
-                    targets=(feasible, unanimous))
+                    targets=(feasible, unanimous), order=order)
     for i in range(prob.n):
         prob.cands.append(_candidates(eff[:, i], int(prob.base[i]), bound))
         prob.acc.append(eff[:, i][:, None] >= prob.cands[i][None, :])
@@ -111,6 +115,13 @@ def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
             shifts = prob.base[i] + sign * np.arange(bound + 1)
             prob.shifted[side].append(eff[:, i][:, None] >= shifts[None, :])
     return prob
+
+
+ORDER = None
+
+
+def _search_order(scoring: Scoring, scores: np.ndarray) -> np.ndarray:
+    return np.arange(len(scoring.parties))
 
 
 def _candidates(column: np.ndarray, minimum: int, bound: int) -> np.ndarray:
@@ -217,7 +228,10 @@ class _Search:
 
     def offer(self, deltas: tuple[int, ...]) -> None:
         """A complete vector passed the exact test at the last party: keep it if better."""
-        key = solution_key(deltas)
+        config = [0] * len(deltas)
+        for pos, d in zip(self.p.order.tolist(), deltas):
+            config[pos] = d
+        key = solution_key(tuple(config))
         if self.best is None or key < self.best:
             self.best = key
 
@@ -232,11 +246,11 @@ def harden(scoring: Scoring, feasible: int, unanimous: int | None = None,
     deltas = search.run()
     if deltas is None:
         return None
-    minimums = tuple(int(m) + d for m, d in zip(prob.base.tolist(), deltas))
-    thresholds = np.array(minimums)
-    accept = prob.eff >= thresholds
+    original = tuple(p.minimum for p in scoring.parties)
+    minimums = tuple(m + d for m, d in zip(original, deltas))
+    accept = prob.eff >= np.array(minimums)[prob.order]
     feasible_mask = (accept.sum(axis=1) >= prob.required) & accept[:, prob.veto].all(axis=1)
     return HardenResult(names=tuple(p.name for p in scoring.parties),
-                        original=tuple(int(m) for m in prob.base), minimums=minimums,
+                        original=original, minimums=minimums,
                         feasible=int(feasible_mask.sum()), unanimous=int(accept.all(axis=1).sum()),
                         nodes=search.nodes)

@@ -176,6 +176,7 @@ class JudgeReport:
     labels: list[bool | None]
     requests: int = 0
     failures: int = 0
+    cache_error: str | None = None
 
 
 async def _ask(backend: object, item: JudgeItem) -> bool | None:
@@ -210,6 +211,9 @@ def judge_messages(items: Sequence[JudgeItem], spec: str, cache: JudgeCache) -> 
                 cache.labels[key] = answer
             else:
                 report.failures += 1
-        cache.save()
+        try:
+            cache.save()
+        except OSError as err:  # labels stay valid for this evaluation
+            report.cache_error = f"cannot write {cache.path}: {err.strerror}"
     report.labels = [cache.labels.get(k) for k in keys]
     return report

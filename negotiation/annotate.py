@@ -68,8 +68,12 @@ class AnnotationResult:
 
     path: Path
     rows: list[dict[str, Any]]
-    calls: int = 0
+    tasks: int = 0
+    """(message, annotator) pairs."""
     cached: int = 0
+    """Pairs answered from the cache as it was at the start."""
+    calls: int = 0
+    """Calls answered now (pairs with an identical prompt share one call)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -213,7 +217,8 @@ def annotate_run(target: Path, config: AnnotatorSet, concurrency: int = 8,
     tasks = make_tasks(collect_items(target, config.context), config.annotators)
     cache = Cache(folder / CACHE_NAME)
     unique = {t.key: t for t in tasks if t.key not in cache.entries}
-    result = AnnotationResult(folder / OUTPUT_NAME, [], cached=len(tasks) - len(unique))
+    cached = sum(t.key in cache.entries for t in tasks)
+    result = AnnotationResult(folder / OUTPUT_NAME, [], tasks=len(tasks), cached=cached)
     if unique:
         asyncio.run(_run(list(unique.values()), backends_factory(config.annotators),
                          concurrency, cache, result))

@@ -134,7 +134,7 @@ class SessionRunner:
         return self.log
 
     def _public(self) -> list[HistoryEntry]:
-        return [HistoryEntry(t.party, t.public) for t in self.log.turns
+        return [HistoryEntry(t.speaker or t.party, t.public) for t in self.log.turns
                 if t.phase in ("opening", "round")]
 
     def _history(self) -> list[HistoryEntry]:
@@ -145,40 +145,55 @@ class SessionRunner:
         return [t.public for t in self.log.turns if t.phase == "summary"]
 
     def _plan(self, name: str) -> str:
-        plans = [t.plan for t in self.log.turns if t.party == name and t.phase != "vote"]
+        plans = [t.plan for t in self.log.turns
+                 if (t.speaker or t.party) == name and t.phase != "vote"]
         return plans[-1] if plans else ""
+
+    def _speaker(self, name: str) -> str:
+        """The speaker behind a step name (a party with several representatives opens, closes
+        and votes through its first one)."""
+        party = self._party(name)
+        return name if name in party.speakers else party.speakers[0]
 
     def _prompt(self, step: Step) -> str:
         party = self._party(step.party)
+        speaker = self._speaker(step.party)
         if step.phase == "opening":
             return self.prompts.opening(party)
         if step.phase == "final":
-            return self.prompts.final(party, self._history(), self._plan(step.party),
+            return self.prompts.final(party, self._history(), self._plan(speaker),
                                       self._summaries())
-        return self.prompts.round(party, self._history(), self._plan(step.party),
-                                  step.final_turn, self._summaries())
+        return self.prompts.round(party, self._history(), self._plan(speaker),
+                                  step.final_turn, self._summaries(), speaker)
 
     def _config(self, step: Step, generation: dict[str, object]) -> GenerateConfig:
         return GenerateConfig(**{**generation, "seed": derive_seed(self.log.seed, step.index),
                                  "cache_key": f"{self.log.session_id}:{step.party}"})
 
     async def _call(self, step: Step, system: str, prompt: str) -> Completion:
-        generation = self.log.parties[0].generation
+        generation, backend = self.log.parties[0].generation, step.party
         if not step.party.startswith("@"):
-            generation = next(p for p in self.log.parties if p.name == step.party).generation
+            backend = self._party(step.party).name
+            generation = next(p for p in self.log.parties if p.name == backend).generation
         messages = [Message("system", system), Message("user", prompt)]
-        return await self.backends[step.party].generate(messages, self._config(step, generation))
+        return await self.backends[backend].generate(messages, self._config(step, generation))
 
     def _initial(self, name: str) -> str:
-        return next(p.initial_prompt for p in self.log.parties if p.name == name)
+        party = self._party(name).name
+        record = next(p for p in self.log.parties if p.name == party)
+        return record.representatives.get(self._speaker(name), record.initial_prompt)
 
     async def _speak(self, step: Step) -> TurnRecord:
         prompt = self._prompt(step)
         completion = await self._call(step, self._initial(step.party), prompt)
-        others = [p.name for p in self.game.parties if p.name != step.party]
+        party, speaker = self._party(step.party), self._speaker(step.party)
+        others = [n for p in self.game.parties for n in {p.name, *p.speakers} if n != speaker]
         parsed = parse_output(completion.text, self.game.issues, others)
-        own = score(parsed.deal, self._party(step.party)) if parsed.deal else None
-        return make_turn(step.index, step.party, step.phase, prompt, completion, parsed, own)
+        own = score(parsed.deal, party) if parsed.deal else None
+        turn = make_turn(step.index, party.name, step.phase, prompt, completion, parsed, own)
+        if party.count > 1:
+            turn.speaker = speaker
+        return turn
 
     async def _helper(self, step: Step) -> TurnRecord:
         if step.phase == "summary":
@@ -187,13 +202,13 @@ class SessionRunner:
             system, prompt = self.prompts.summarizer(previous, self._public()[-since:])
         else:
             previous = self._public()[-1].speaker if self._public() else self.log.proposer
-            names = [p.name for p in self.game.parties]
+            names = list(self.game.scoring.speakers)
             system, prompt = self.prompts.moderator(self._history(), previous,
                                                     [n for n in names if n != previous])
         completion = await self._call(step, system, prompt)
         text = completion.text.strip()
         if step.phase == "moderator":
-            names = [p.name for p in self.game.parties]
+            names = list(self.game.scoring.speakers)
             chosen = pick_named(text, names, previous)
             text = chosen or successor(names, previous)
             self.log.order.append(text)

@@ -18,6 +18,12 @@ ADVERSARIAL_INCENTIVES: tuple[str, ...] = ("untargeted_adv", "targeted_adv")
 MAX_PARTIES = 15
 MAX_ISSUES = 26
 MIN_OPTIONS, MAX_OPTIONS = 2, 9
+MAX_REPRESENTATIVES = 5
+
+
+def representative_names(name: str, count: int) -> tuple[str, ...]:
+    """The speakers of a party: itself, or ``Name 1`` … ``Name K`` when it has K > 1."""
+    return (name,) if count == 1 else tuple(f"{name} {i}" for i in range(1, count + 1))
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,13 @@ class Party:
     scores: tuple[tuple[int, ...], ...]
     minimum: int
     line: int = 0
+    count: int = 1
+    """How many representatives speak for this party (config.txt's optional ``count=K``);
+    they share this score sheet and one vote."""
 
     def __post_init__(self) -> None:
+        if not 1 <= self.count <= MAX_REPRESENTATIVES:
+            raise ValueError(f"count must be 1-{MAX_REPRESENTATIVES}, got {self.count}")
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r} (expected one of {', '.join(ROLES)})")
         if not self.name:
@@ -74,6 +85,11 @@ class Party:
     def score_of(self, issue_index: int, option: int) -> int:
         """This party's score for ``option`` (1-based) of the issue at ``issue_index``."""
         return self.scores[issue_index][option - 1]
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """The names under which this party speaks."""
+        return representative_names(self.name, self.count)
 
     @property
     def is_adversarial(self) -> bool:
@@ -124,11 +140,16 @@ class Scoring:
         return next((p for p in self.parties if p.role == "target"), None)
 
     def party(self, name: str) -> Party:
-        """Look a party up by display name (KeyError when absent)."""
+        """Look a party up by display name or by one of its speakers (KeyError when absent)."""
         for p in self.parties:
-            if p.name == name:
+            if p.name == name or name in p.speakers:
                 return p
         raise KeyError(name)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Every speaker in config order (a party with count=K contributes K)."""
+        return tuple(s for p in self.parties for s in p.speakers)
 
     def n_deals(self) -> int:
         """The number of possible deals (product of option counts)."""

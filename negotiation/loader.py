@@ -17,6 +17,7 @@ from negotiation.game import (
     MAX_ISSUES,
     MAX_OPTIONS,
     MAX_PARTIES,
+    MAX_REPRESENTATIVES,
     MIN_OPTIONS,
     ROLES,
     Deal,
@@ -24,6 +25,7 @@ from negotiation.game import (
     Issue,
     Party,
     Scoring,
+    representative_names,
 )
 from negotiation.rules import best_deal, parse_deal
 
@@ -42,6 +44,7 @@ class ConfigLine:
     incentive: str
     model: str
     line: int
+    count: int = 1
 
 
 def resolve_game_path(game: str | Path, games_dir: Path | None = None) -> Path:
@@ -83,16 +86,36 @@ def parse_config(path: Path) -> tuple[ConfigLine, ...]:
         if not raw.strip():
             continue
         fields = [f.strip() for f in raw.split(",")]
-        if len(fields) != 5:
+        if len(fields) not in (5, 6):
             raise GameFormatError(path, f"expected 5 comma-separated fields "
-                                  f"(name,file_name,role,incentive,model), got {len(fields)}", number)
-        entries.append(ConfigLine(*fields, line=number))
+                                  f"(name,file_name,role,incentive,model[,count=K]), "
+                                  f"got {len(fields)}", number)
+        count = _count(path, fields[5], number) if len(fields) == 6 else 1
+        entries.append(ConfigLine(*fields[:5], line=number, count=count))
     if not entries:
         raise GameFormatError(path, "config is empty: no party lines")
     if not 2 <= len(entries) <= MAX_PARTIES:
         raise GameFormatError(path, f"a game needs 2-{MAX_PARTIES} parties, got {len(entries)}")
     _validate_config(path, entries)
     return tuple(entries)
+
+
+def _count(path: Path, field: str, line: int) -> int:
+    match = re.fullmatch(r"count\s*=\s*([0-9]{1,2})", field)
+    if match is None or not 1 <= int(match.group(1)) <= MAX_REPRESENTATIVES:
+        raise GameFormatError(path, f"sixth field must be count=K with K from 1 to "
+                              f"{MAX_REPRESENTATIVES}, got {field[:30]!r}", line)
+    return int(match.group(1))
+
+
+def _validate_speakers(path: Path, entries: list[ConfigLine]) -> None:
+    seen: set[str] = set()
+    for e in entries:
+        for name in representative_names(e.name, e.count):
+            if name in seen:
+                raise GameFormatError(path, f"speaker name {name!r} is used twice (a party "
+                                      "with count=K speaks as 'Name 1' … 'Name K')", e.line)
+            seen.add(name)
 
 
 def _validate_config(path: Path, entries: list[ConfigLine]) -> None:
@@ -119,6 +142,7 @@ def _validate_config(path: Path, entries: list[ConfigLine]) -> None:
         seen_names.add(e.name)
         seen_files.add(e.file_name)
         seen_roles.add(e.role)
+    _validate_speakers(path, entries)
     for e in entries:
         if e.incentive == "targeted_adv" and "target" not in seen_roles:
             raise GameFormatError(path, f"{e.name!r} is targeted_adv but no party has the "
@@ -200,7 +224,7 @@ def load_scoring(folder: Path | str, incentives: Mapping[str, str] | None = None
         sheets[e.name], minimums[e.name] = parse_scores(folder / "scores_files" / f"{e.file_name}.txt")
     issues = _check_shapes(folder, config, sheets)
     parties = tuple(Party(e.name, e.file_name, e.role, e.incentive, e.model, sheets[e.name],
-                          minimums[e.name], e.line) for e in config)
+                          minimums[e.name], e.line, e.count) for e in config)
     return Scoring(folder.resolve().name, folder, issues, parties)
 
 

@@ -88,19 +88,25 @@ def _failing_template(err: BaseException, default: str) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}"
 
 
-def mark_self(global_text: str, name: str) -> str:
-    """Every ``"Name"`` of the party itself becomes ``"Name" (represented by you)``."""
-    return global_text.replace(f'"{name}"', f'"{name}" (represented by you)')
+def mark_self(global_text: str, name: str, colleagues: int = 0) -> str:
+    """Every ``"Name"`` of the party itself becomes ``"Name" (represented by you)`` (``by you
+    and your colleague(s)`` when it has several representatives)."""
+    who = "you" if not colleagues else \
+        f"you and your {'colleague' if colleagues == 1 else f'{colleagues} colleagues'}"
+    return global_text.replace(f'"{name}"', f'"{name}" (represented by {who})')
 
 
-def party_context(game: Game, party: Party) -> dict[str, Any]:
-    """Variables shared by every template rendered for ``party``."""
+def party_context(game: Game, party: Party, speaker: str | None = None) -> dict[str, Any]:
+    """Variables shared by every template rendered for ``party`` (as ``speaker``, one of its
+    representatives, when it has several)."""
     scoring = game.scoring
     others = [p.name for p in scoring.parties if p.name != party.name]
     target = scoring.target
+    me = speaker or party.speakers[0]
     return {
-        "me": {"name": party.name, "role": party.role, "incentive": party.incentive,
-               "minimum": party.minimum, "is_proposer": party.name == scoring.proposer.name},
+        "me": {"name": me, "party": party.name, "role": party.role, "incentive": party.incentive,
+               "minimum": party.minimum, "is_proposer": party.name == scoring.proposer.name,
+               "colleagues": [s for s in party.speakers if s != me]},
         "others": others,
         "n_parties": len(scoring.parties),
         "n_others": len(others),
@@ -124,31 +130,33 @@ class PromptBuilder:
         self.game = game
         self.env = make_environment(game.prompts_dir)
 
-    def _context(self, party: Party, **extra: Any) -> dict[str, Any]:
-        return {**party_context(self.game, party), **extra}
+    def _context(self, party: Party, speaker: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {**party_context(self.game, party, speaker), **extra}
 
     def incentive_template(self, party: Party) -> str | None:
         """``incentives/<name>.j2`` if the game or library has it, else None."""
         name = f"incentives/{party.incentive}.j2"
         return name if template_exists(self.env, name) else None
 
-    def initial(self, party: Party) -> str:
+    def initial(self, party: Party, speaker: str | None = None) -> str:
         """The system prompt: global instructions, brief, rules, incentive, vetoes."""
         return render(self.env, "initial.j2", self._context(
-            party,
-            global_instructions=mark_self(self.game.global_instructions, party.name).strip(),
+            party, speaker,
+            global_instructions=mark_self(self.game.global_instructions, party.name,
+                                          party.count - 1).strip(),
             brief=self.game.briefs[party.name].strip(),
             incentive_template=self.incentive_template(party),
         ))
 
     def round(self, party: Party, history: Sequence[HistoryEntry], plan: str,
-              final_turn: bool, summaries: Sequence[str] = ()) -> str:
+              final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None) -> str:
         """The per-turn user message: history window, own plan, reasoning and format."""
         scratch = f"scratchpads/{party.incentive}.j2"
         if not template_exists(self.env, scratch):
             scratch = "scratchpads/default.j2"
+        me = speaker or party.speakers[0]
         return render(self.env, "round.j2", self._context(
-            party, history=self._history(party, history), summaries=list(summaries),
+            party, me, history=self._history(me, history), summaries=list(summaries),
             plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch))
 
     def opening(self, party: Party) -> str:
@@ -158,12 +166,14 @@ class PromptBuilder:
     def final(self, party: Party, history: Sequence[HistoryEntry], plan: str,
               summaries: Sequence[str] = ()) -> str:
         """p1's final prompt: state the official deal put to the vote."""
+        me = party.speakers[0]
         return render(self.env, "final.j2", self._context(
-            party, history=self._history(party, history), plan=plan.strip(),
+            party, me, history=self._history(me, history), plan=plan.strip(),
             summaries=list(summaries)))
 
-    def _history(self, party: Party, history: Sequence[HistoryEntry]) -> list[dict[str, str]]:
-        return [{"speaker": self.speaker_label(party, h.speaker), "text": h.text} for h in history]
+    def _history(self, me: str, history: Sequence[HistoryEntry]) -> list[dict[str, str]]:
+        return [{"speaker": f"You ({me})" if h.speaker == me else h.speaker, "text": h.text}
+                for h in history]
 
     def _neutral(self, name: str, **extra: Any) -> str:
         return render(self.env, name, {"parties": [p.name for p in self.game.parties], **extra})
@@ -186,7 +196,3 @@ class PromptBuilder:
         """The vote prompt: the final deal with the party's own score for it."""
         return render(self.env, "vote.j2", self._context(party, deal=deal, own_score=own_score))
 
-    @staticmethod
-    def speaker_label(party: Party, speaker: str) -> str:
-        """``You (Name)`` for the party itself, else the speaker's name."""
-        return f"You ({speaker})" if speaker == party.name else speaker

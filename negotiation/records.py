@@ -36,7 +36,9 @@ class TurnRecord(_Record):
     index: int
     """Position in the session's step list (0 = p1's opening)."""
     party: str
-    """Display name of the speaker."""
+    """Display name of the party that spoke (the stakeholder, whose sheet scores its deal)."""
+    speaker: str | None = None
+    """The representative who spoke, when the party has several (``Name 2``)."""
     phase: Phase
     """opening, round, final (p1's official proposal), vote; or, for the optional helper
     models, summary (the summarizer) and moderator (its speaker choice in ``public``)."""
@@ -102,7 +104,10 @@ class PartyRecord(_Record):
     minimum: int
     """Minimum acceptable score."""
     initial_prompt: str
-    """The system prompt this party saw on every turn."""
+    """The system prompt this party saw on every turn (its first representative's when it has
+    several)."""
+    representatives: dict[str, str] = Field(default_factory=dict)
+    """With count=K > 1: representative name -> that representative's system prompt."""
 
 
 class DealOutcome(_Record):
@@ -193,7 +198,8 @@ class SessionLog(_Record):
         """Rebuild the scoring view from the log alone."""
         issues = tuple(Issue(i["letter"], i["n_options"]) for i in self.issues)
         parties = tuple(Party(p.name, p.file_name, p.role, p.incentive, p.model,
-                              tuple(tuple(r) for r in p.scores), p.minimum)
+                              tuple(tuple(r) for r in p.scores), p.minimum,
+                              count=max(1, len(p.representatives)))
                         for p in self.parties)
         return Scoring(self.game.name, Path(self.game.path), issues, parties)
 

@@ -126,15 +126,17 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
             index: int) -> SessionLog:
     """A fresh session log with parties, prompts and speaking order, no turns yet."""
     scoring = game.scoring
-    rounds = settings.rounds if settings.rounds is not None else 4 * len(scoring.parties)
+    rounds = settings.rounds if settings.rounds is not None else 4 * len(scoring.speakers)
     seed = derive_seed(settings.seed, index) if index else settings.seed
     builder = PromptBuilder(game)
-    names = [p.name for p in scoring.parties]
-    context = SpeakerContext(tuple(names), scoring.proposer.name, rounds, seed)
+    names = list(scoring.speakers)
+    context = SpeakerContext(tuple(names), scoring.proposer.speakers[0], rounds, seed)
     parties = [PartyRecord(name=p.name, file_name=p.file_name, role=p.role, incentive=p.incentive,
                            model=str(models[p.name]), generation=settings.generation.to_record(),
                            scores=[list(r) for r in p.scores], minimum=p.minimum,
-                           initial_prompt=builder.initial(p)) for p in scoring.parties]
+                           initial_prompt=builder.initial(p),
+                           representatives={s: builder.initial(p, s) for s in p.speakers
+                                            if p.count > 1}) for p in scoring.parties]
     return SessionLog(
         session_id=session_id(game, models, settings, index), run_name=run_name,
         session_index=index,

@@ -117,16 +117,6 @@ def test_round_without_history_or_plan() -> None:
     assert "<DEAL>A1,B1,C1,D1,E1</DEAL>" in text  # format example lists every issue
 
 
-def test_speaker_label() -> None:
-    game = load_game(BASE)
-    mayor = game.scoring.party("Mayor")
-    assert PromptBuilder.speaker_label(mayor, "Mayor") == "You (Mayor)"
-    assert PromptBuilder.speaker_label(mayor, "SportCo") == "SportCo"
-
-
-# ---------------------------------------------------------------------------- wording and counts
-
-
 def test_plural() -> None:
     assert plural(1, "party", "parties") == "1 party"
     assert plural(5, "party", "parties") == "5 parties"

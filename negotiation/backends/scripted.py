@@ -46,7 +46,7 @@ class ScriptedBackend(Backend):
         self.policy = policy
         self.scoring = scoring
         self.party = scoring.party(party)
-        self._others = {p.name for p in scoring.parties if p.name != party}
+        self._others = {s for p in scoring.parties if p.name != self.party.name for s in p.speakers}
         self._deals: tuple[np.ndarray, np.ndarray] | None = None
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:

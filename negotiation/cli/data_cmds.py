@@ -45,8 +45,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     result = annotate_run(args.run, config, args.concurrency)
     for error in result.errors:
         print(f"warning: {error}", file=sys.stderr)
-    print(f"{result.calls} call(s), {result.cached} answered from the cache, "
-          f"{len(result.errors)} failed; wrote {len(result.rows)} row(s) to {result.path}",
+    print(f"{result.tasks} (message, annotator) pair(s): {result.cached} from the cache, "
+          f"{result.calls} call(s) made (identical prompts share one), {len(result.errors)} "
+          f"failed; wrote {len(result.rows)} row(s) to {result.path}",
           file=sys.stderr)
     _print_report(result.path, args.json)
     return 1 if result.errors else 0

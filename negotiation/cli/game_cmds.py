@@ -71,8 +71,9 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         names = ", ".join(p.name for p in game.parties)
         raise ConfigError(f"no party named {args.party!r} in {game.name} (parties: {names})") from None
     builder = PromptBuilder(game)
+    speaker = args.party if args.party in party.speakers else party.speakers[0]
     print("=== system ===")
-    print(builder.initial(party))
+    print(builder.initial(party, speaker))
     print(f"=== user ({args.turn}) ===")
     opening = HistoryEntry(game.scoring.proposer.name, f"<DEAL>{game.initial_deal}</DEAL>")
     if args.turn == "opening":
@@ -84,5 +85,5 @@ def cmd_prompt(args: argparse.Namespace) -> int:
 
         print(builder.vote(party, str(game.initial_deal), score(game.initial_deal, party)))
     else:
-        print(builder.round(party, [opening], "", final_turn=False))
+        print(builder.round(party, [opening], "", final_turn=False, speaker=speaker))
     return 0
