@@ -25,11 +25,12 @@ Method (a depth-first branch and bound; see ``docs/game-authoring.md`` for the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from negotiation.analysis import all_scores
+from negotiation.analysis import acceptance_matrix, all_scores, feasible_mask
 from negotiation.game import Scoring
 from negotiation.rules import DEFAULT_POLICY, UNANIMITY_BONUS, RulePolicy, required_supporters
 
@@ -84,8 +85,9 @@ class _Problem:
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cands: list[np.ndarray] = field(default_factory=list)
     acc: list[np.ndarray] = field(default_factory=list)
-    shifted: tuple[list[np.ndarray], list[np.ndarray]] = field(default_factory=lambda: ([], []))
-    """Per party, deals × (bound + 1): acceptance with the threshold lowered / raised by r."""
+    rest: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = field(default_factory=list)
+    """Per search position j, for the box's low and high end: (acceptance count, veto ok) of
+    the parties after j, (bound + 1) × deals, every threshold moved by r = 0 … bound."""
 
     @property
     def n(self) -> int:
@@ -96,32 +98,57 @@ class _Problem:
 def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
              policy: RulePolicy) -> _Problem:
     _, scores = all_scores(scoring)
-    order = _search_order(scoring, scores) if ORDER is None else np.array(ORDER)
     bonus = np.array([UNANIMITY_BONUS if policy.bonus_in_acceptance and p.role == "p1" else 0
                       for p in scoring.parties], dtype=np.int64)
     eff = scores + bonus - (1 if policy.strict else 0)  # integers: s > t  <=>  s - 1 >= t
     p1 = scoring.parties.index(scoring.proposer)
     ideal = np.flatnonzero(scores[:, p1] == scores[:, p1].max())
-    eff = eff[:, order]
-    ideal_rows = ideal
-    prob = _Problem(eff=eff, base=np.array([p.minimum for p in scoring.parties], dtype=np.int64)[order],
-                    veto=np.array([p.role in ("p1", "p2") for p in scoring.parties])[order],
-                    required=required_supporters(scoring, policy), ideal=ideal, bound=bound,
+    base = np.array([p.minimum for p in scoring.parties], dtype=np.int64)
+    veto = np.array([p.role in ("p1", "p2") for p in scoring.parties])
+    required = required_supporters(scoring, policy)
+    order = _search_order(eff, base, veto, required, bound)
+    prob = _Problem(eff=eff[:, order], base=base[order], veto=veto[order],
+                    required=required, ideal=ideal, bound=bound,
                     targets=(feasible, unanimous), order=order)
     for i in range(prob.n):
-        prob.cands.append(_candidates(eff[:, i], int(prob.base[i]), bound))
-        prob.acc.append(eff[:, i][:, None] >= prob.cands[i][None, :])
-        for side, sign in enumerate((-1, 1)):
-            shifts = prob.base[i] + sign * np.arange(bound + 1)
-            prob.shifted[side].append(eff[:, i][:, None] >= shifts[None, :])
+        column, minimum = prob.eff[:, i], int(prob.base[i])
+        prob.cands.append(_candidates(column, minimum, bound))
+        prob.acc.append(column[None, :] >= prob.cands[i][:, None])
+    prob.rest = _suffix_boxes(prob)
     return prob
 
 
-ORDER = None
+def _suffix_boxes(prob: _Problem) -> list[tuple[tuple[np.ndarray, np.ndarray], ...]]:
+    d, r = prob.eff.shape[0], np.arange(prob.bound + 1)
+    cnt = [np.zeros((r.size, d), dtype=np.int16) for _ in range(2)]
+    vok = [np.ones((r.size, d), dtype=bool) for _ in range(2)]
+    out = []
+    for i in range(prob.n - 1, -1, -1):
+        out.append(tuple((cnt[s].copy(), vok[s].copy()) for s in range(2)))
+        for side, sign in enumerate((-1, 1)):
+            acc = prob.eff[:, i][None, :] >= prob.base[i] + sign * r[:, None]
+            cnt[side] += acc
+            if prob.veto[i]:
+                vok[side] &= acc
+    return out[::-1]
 
 
-def _search_order(scoring: Scoring, scores: np.ndarray) -> np.ndarray:
-    return np.arange(len(scoring.parties))
+def _search_order(eff: np.ndarray, base: np.ndarray, veto: np.ndarray, required: int,
+                  bound: int) -> np.ndarray:
+    """Parties by decreasing impact (how far feasible + unanimous counts move when that party
+    alone goes from -bound to +bound): deciding them first narrows the intervals soonest."""
+    impact = []
+    for i in range(base.size):
+        spread = 0
+        for sign in (-1, 1):
+            t = base.copy()
+            t[i] += sign * bound
+            accept = eff >= t
+            counts = accept.sum(axis=1)
+            f = int(((counts >= required) & accept[:, veto].all(axis=1)).sum())
+            spread += -sign * (f + int((counts == base.size).sum()))
+        impact.append(spread)
+    return np.array(sorted(range(base.size), key=lambda i: -impact[i]), dtype=np.int64)
 
 
 def _candidates(column: np.ndarray, minimum: int, bound: int) -> np.ndarray:
@@ -137,8 +164,13 @@ def _candidates(column: np.ndarray, minimum: int, bound: int) -> np.ndarray:
                     dtype=np.int64)
 
 
+def _count(mask: np.ndarray) -> np.ndarray:
+    """True entries per row of a candidates × deals mask."""
+    return np.count_nonzero(mask, axis=1)
+
+
 class _Search:
-    """Depth-first branch and bound over the candidate thresholds, parties in config order."""
+    """Depth-first branch and bound over the candidate thresholds, parties by impact."""
 
     def __init__(self, prob: _Problem) -> None:
         self.p = prob
@@ -165,20 +197,13 @@ class _Search:
             self.cap = min(2 * self.cap, full)
 
     def rest_box(self, j: int, radii: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-        """Acceptance counts and veto flags (deals × candidates) of the parties after ``j``
+        """Acceptance counts and veto flags (candidates × deals) of the parties after ``j``
         with every threshold moved by ``radii`` (one per candidate), down (0) or up (1)."""
-        p = self.p
-        cnt = np.zeros((p.eff.shape[0], radii.size), dtype=np.int16)
-        vok = np.ones_like(cnt, dtype=bool)
-        for i in range(j + 1, p.n):
-            acc = p.shifted[side][i][:, radii]
-            cnt += acc
-            if p.veto[i]:
-                vok &= acc
-        return cnt, vok
+        cnt, vok = self.p.rest[j][side]
+        return cnt[radii], vok[radii]
 
     def counts(self, cnt: np.ndarray, vok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Feasible and unanimous masks (deals × candidates) from counts and veto flags."""
+        """Feasible and unanimous masks (candidates × deals) from counts and veto flags."""
         return (cnt >= self.p.required) & vok, cnt == self.p.n
 
     def viable(self, j: int, cnt: np.ndarray, vok: np.ndarray, spent: int,
@@ -187,23 +212,20 @@ class _Search:
         counts must be able to hit the targets with the other parties anywhere in the box that
         the budget left allows, and p1's ideal deals must be infeasible at its top corner."""
         p = self.p
-        col = p.acc[j][:, :k]
-        if p.veto[j]:
-            vok = vok[:, None] & col
-        else:
-            vok = np.broadcast_to(vok[:, None], col.shape)
+        col = p.acc[j][:k]
+        vok = vok[None, :] & col if p.veto[j] else np.broadcast_to(vok[None, :], col.shape)
         steps = np.abs(p.cands[j][:k] - p.base[j])
         radii = np.minimum(p.bound, self.budget(spent) - steps)
-        fixed = cnt[:, None] + col
+        fixed = cnt[None, :] + col
         (lo_cnt, lo_vok), (hi_cnt, hi_vok) = (self.rest_box(j, radii, s) for s in (0, 1))
         f_max, u_max = self.counts(fixed + lo_cnt, vok & lo_vok)
         f_min, u_min = self.counts(fixed + hi_cnt, vok & hi_vok)
         feasible, unanimous = p.targets
-        ok = (f_min.sum(axis=0) <= feasible) & (feasible <= f_max.sum(axis=0))
+        ok = (_count(f_min) <= feasible) & (feasible <= _count(f_max))
         if unanimous is not None:
-            ok &= (u_min.sum(axis=0) <= unanimous) & (unanimous <= u_max.sum(axis=0))
+            ok &= (_count(u_min) <= unanimous) & (unanimous <= _count(u_max))
         if p.ideal.size:
-            ok &= ~f_min[p.ideal].any(axis=0)
+            ok &= ~f_min[:, p.ideal].any(axis=1)
         return ok
 
     def visit(self, j: int, deltas: tuple[int, ...], cnt: np.ndarray, vok: np.ndarray) -> None:
@@ -222,7 +244,7 @@ class _Search:
             if j + 1 == p.n:
                 self.offer(deltas + (delta,))
                 continue
-            col = p.acc[j][:, c]
+            col = p.acc[j][c]
             self.visit(j + 1, deltas + (delta,), cnt + col,
                        vok & col if p.veto[j] else vok)
 
@@ -241,6 +263,10 @@ def harden(scoring: Scoring, feasible: int, unanimous: int | None = None,
     """The minimum-change thresholds meeting the targets, or None when none exist in ±bound."""
     if bound < 0:
         raise ValueError("bound must be >= 0")
+    if not 0 <= feasible <= scoring.n_deals() or (
+            unanimous is not None and not 0 <= unanimous <= feasible
+            and required_supporters(scoring, policy) <= len(scoring.parties)):
+        return None  # unanimous deals are feasible, so no thresholds can give these counts
     prob = _problem(scoring, feasible, unanimous, bound, policy)
     search = _Search(prob)
     deltas = search.run()
@@ -248,9 +274,20 @@ def harden(scoring: Scoring, feasible: int, unanimous: int | None = None,
         return None
     original = tuple(p.minimum for p in scoring.parties)
     minimums = tuple(m + d for m, d in zip(original, deltas))
-    accept = prob.eff >= np.array(minimums)[prob.order]
-    feasible_mask = (accept.sum(axis=1) >= prob.required) & accept[:, prob.veto].all(axis=1)
-    return HardenResult(names=tuple(p.name for p in scoring.parties),
-                        original=original, minimums=minimums,
-                        feasible=int(feasible_mask.sum()), unanimous=int(accept.all(axis=1).sum()),
-                        nodes=search.nodes)
+    # Re-count with the rules core itself, independently of the search's own arithmetic.
+    hardened = with_minimums(scoring, minimums)
+    _, scores = all_scores(hardened)
+    accept = acceptance_matrix(hardened, scores, policy)
+    result = HardenResult(names=tuple(p.name for p in scoring.parties), original=original,
+                          minimums=minimums,
+                          feasible=int(feasible_mask(hardened, accept, policy).sum()),
+                          unanimous=int(accept.all(axis=1).sum()), nodes=search.nodes)
+    if result.feasible != feasible or unanimous not in (None, result.unanimous):
+        raise AssertionError(f"harden search disagrees with the rules core: {result}")
+    return result
+
+
+def with_minimums(scoring: Scoring, minimums: Sequence[int]) -> Scoring:
+    """The scoring view with new minimums (config order), nothing written."""
+    return replace(scoring, parties=tuple(replace(p, minimum=int(m))
+                                          for p, m in zip(scoring.parties, minimums)))

@@ -104,14 +104,26 @@ class _Builder:
         if total > MAX_SESSIONS:
             raise self.fail((), f"the grid has {total} sessions, more than {MAX_SESSIONS}")
         combinations = [c for entry, sub in subsets for c in self.combinations(entry, sub)]
-        prices = None if s.prices is None else (self.doc.path.parent / s.prices).resolve()
-        if prices is not None and not prices.is_file():
-            raise self.fail(("prices",), f"price table {str(prices)!r} is not a file")
         return ExperimentPlan(
             name=s.name or self.doc.path.stem, out=Path(s.out),
             sessions=tuple(self.sample(self.expand(combinations))), concurrency=s.concurrency,
             rate_limits={k: RateLimit(**v.model_dump()) for k, v in s.rate_limits.items()},
-            max_cost=s.max_cost, prices=prices)
+            max_cost=s.max_cost, prices=self.prices())
+
+    def prices(self) -> Path | None:
+        """The price table, checked now (``costs.load_prices``) so that nothing runs on error."""
+        if self.s.prices is None:
+            return None
+        from negotiation.costs import load_prices
+
+        path = (self.doc.path.parent / self.s.prices).resolve()
+        if not path.is_file():
+            raise self.fail(("prices",), f"price table {str(path)!r} is not a file")
+        try:
+            load_prices(path)
+        except ValueError as err:  # ConfigError, or a decoding error
+            raise self.fail(("prices",), f"bad price table: {err}") from None
+        return path
 
     def unique(self, key: KeyPath, values: list[object]) -> None:
         """Refuse a repeated grid entry (it would duplicate sessions)."""

@@ -100,10 +100,11 @@ class Sweep:
     """Runs the jobs of one plan in the current event loop."""
 
     def __init__(self, plan: ExperimentPlan, jobs: list[Job],
-                 on_event: Callable[[str, Job], None] | None = None) -> None:
+                 on_event: Callable[[str, Job], None] | None = None,
+                 counters: Counters | None = None) -> None:
         self.plan = plan
         self.jobs = jobs
-        self.counters = Counters()
+        self.counters = counters or Counters()
         self.gates: dict[str, ProviderGate] = {}
         self.cache: dict[str, Backend] = {}
         self.on_event = on_event or (lambda kind, job: None)
@@ -164,13 +165,19 @@ class Sweep:
 def summarise(plan: ExperimentPlan, jobs: list[Job], wall_s: float,
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run's ``summary.json`` content."""
+    from negotiation.costs import default_prices_path, format_cost, load_prices, run_cost
+
     statuses = [j.log.status for j in jobs]
+    prices = plan.prices or default_prices_path()
+    totals = run_cost([j.log for j in jobs], load_prices(prices)) if prices else None
     tokens_in = sum(t.input_tokens for j in jobs for t in j.log.turns)
     tokens_out = sum(t.output_tokens for j in jobs for t in j.log.turns)
     return {
         "run": plan.name, "sessions": len(jobs), "completed": statuses.count("complete"),
         "failed": statuses.count("failed"), "unfinished": statuses.count("running"),
         "tokens": {"input": tokens_in, "output": tokens_out}, "wall_s": round(wall_s, 3),
+        "estimated_cost": None if totals is None else totals.cost,
+        "cost_note": None if totals is None else f"{format_cost(totals)} (prices: {prices})",
         "updated_at": now_iso(), **(extra or {}),
         "session_list": [{"id": j.log.session_id, "status": j.log.status, "label": j.label,
                           "error": j.log.error, "file": j.path.name} for j in jobs],
@@ -186,10 +193,11 @@ def write_summary(plan: ExperimentPlan, summary: dict[str, Any]) -> Path:
 
 def run_jobs(plan: ExperimentPlan, jobs: list[Job],
              on_event: Callable[[str, Job], None] | None = None,
-             cost_guard: Callable[[list[Job]], bool] | None = None) -> dict[str, Any]:
+             cost_guard: Callable[[list[Job]], bool] | None = None,
+             counters: Counters | None = None) -> dict[str, Any]:
     """Lock the run folder, run the jobs (asyncio executor) and write ``summary.json``."""
     start = time.monotonic()
-    sweep = Sweep(plan, jobs, on_event)
+    sweep = Sweep(plan, jobs, on_event, counters)
     sweep.cost_guard = cost_guard
     sweep.create_backends()
     with run_lock(plan.run_dir):

@@ -73,8 +73,8 @@ def test_each_party_keeps_its_own_kv_cache() -> None:
 
 def test_prompt_longer_than_context_is_fatal() -> None:
     backend = llamacpp_backend.create("smollm2")
-    huge = [Message("user", "negotiate " * 5000)]
-    with pytest.raises(FatalError, match="n_ctx=4096"):
+    huge = [Message("user", "negotiate " * 9000)]
+    with pytest.raises(FatalError, match=f"n_ctx={llamacpp_backend.DEFAULT_N_CTX}"):
         asyncio.run(backend.generate(huge, _config("too-long")))
 
 

@@ -111,3 +111,19 @@ def test_judge_cache_tolerates_corrupt_file(tmp_path: Path) -> None:
     path = tmp_path / "cache.json"
     path.write_text("{not json")
     assert JudgeCache(path).labels == {}
+
+
+def test_unreadable_judge_answers_are_not_cached(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    cache = tmp_path / "judge.json"
+    with FakeLLMServer(replies="I cannot tell") as server:
+        args = ["evaluate", str(FIXTURES / "native"), "--judge",
+                f"openai:judge@{server.openai_base_url}", "--judge-cache", str(cache),
+                "--json", str(tmp_path / "a.json")]
+        assert main(args) == 0 and main(args) == 0
+        assert len(server.requests) == 18  # asked again: nothing was cached
+    judge = json.loads((tmp_path / "a.json").read_text())["runs"][0]["leakage"]["judge"]
+    assert judge["failures"] == 9 and judge["messages"]["n"] == 0
+    assert json.loads(cache.read_text()) == {}

@@ -231,7 +231,8 @@ def test_sample_is_seeded_reproducible_and_a_subset_of_the_grid(tmp_path: Path) 
 
 def test_paths_names_and_execution_settings(tmp_path: Path) -> None:
     copy_shipped(tmp_path / "games", "oss_licence", "mine")
-    (tmp_path / "prices.yaml").write_text("{}\n")
+    (tmp_path / "prices.yaml").write_text("prices:\n  'openai:*': {input_per_million: 1, "
+                                          "output_per_million: 2}\n")
     plan = load(tmp_path, """
         name: trial
         out: results/sweeps
@@ -398,6 +399,15 @@ def test_broken_game_keeps_the_game_error(tmp_path: Path) -> None:
         load_experiment(path)
     assert str(info.value).startswith(f"{path}:4: games[1]: game 'broken' is malformed: ")
     assert f"{folder / 'config.txt'}: a game needs 2-15 parties" in str(info.value)
+
+
+def test_bad_price_table_keeps_its_own_error(tmp_path: Path) -> None:
+    (tmp_path / "prices.yaml").write_text("prices: 3\n")
+    path = write(tmp_path, "games: base\n\nprices: prices.yaml\n")
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(path)
+    assert str(info.value).startswith(f"{path}:3: prices: bad price table: ")
+    assert str(tmp_path / "prices.yaml") in str(info.value)
 
 
 def test_a_copied_game_is_a_duplicate(tmp_path: Path) -> None:

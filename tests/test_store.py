@@ -111,16 +111,20 @@ def test_sql_aggregates_equal_figures_from_logs(runs: Path, tmp_path: Path) -> N
 
 
 def test_store_agrees_with_the_evaluation_leaderboard(runs: Path, tmp_path: Path) -> None:
-    from evaluation.aggregate import evaluate_run
+    from evaluation.aggregate import EvalOptions, evaluate_run
+    from evaluation.leaderboard import leaderboard_rows as eval_rows
+    from evaluation.readers import ReadOptions, read_run
+    from evaluation.rulesets import get_rules
 
     folder = copy_runs(runs, tmp_path)
     db = index_paths([folder]).db
-    from evaluation.leaderboard import leaderboard_rows as eval_rows
-
-    expected = {r["group"]: r for r in eval_rows(evaluate_run(folder), "model")}
-    for row in leaderboard_rows(db, "model"):
+    results = evaluate_run(read_run(folder, ReadOptions()), EvalOptions(get_rules("default")))
+    expected = {r["group"]: r for r in eval_rows(results, "model")}
+    rows = leaderboard_rows(db, "model")
+    assert {r["group"] for r in rows} == set(expected)
+    for row in rows:
         assert row["sessions"] == expected[row["group"]]["sessions"]
-        assert row["final_success"] == expected[row["group"]]["final_success"]["successes"]
+        assert row["final_success"] == expected[row["group"]]["final_success"]["k"]
 
 
 def test_cli_index_and_unreadable_logs(runs: Path, tmp_path: Path, capsys: Any) -> None:

@@ -153,3 +153,40 @@ def test_duplicate_sessions_rejected(tmp_path: Path) -> None:
 
 def test_env_untouched() -> None:
     assert "RAY_ADDRESS" not in os.environ or os.environ["RAY_ADDRESS"]
+
+
+def test_run_experiment_file_dry_run_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from negotiation.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    smoke = ROOT / "experiments" / "smoke.yaml"
+    assert main(["run", str(smoke), "--dry-run"]) == 0
+    assert "8 session(s)" in capsys.readouterr().out and not (tmp_path / "logs").exists()
+    assert main(["run", str(smoke), "--quiet"]) == 0
+    folder = tmp_path / "logs" / "smoke"
+    files = sorted(folder.glob("session-*.json"))
+    assert len(files) == 8 and all(load_log(f).status == "complete" for f in files)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["completed"] == 8 and summary["estimated_cost"] == 0
+    before = {f: f.read_bytes() for f in files}
+    assert main(["run", str(smoke), "--quiet"]) == 0
+    assert {f: f.read_bytes() for f in files} == before
+
+
+def test_max_cost_stops_launching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from negotiation.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "prices.yaml").write_text(
+        "prices:\n  'openai:*': {input_per_million: 1000, output_per_million: 1000}\n")
+    with FakeLLMServer(replies(seed=6)) as server:
+        (tmp_path / "exp.yaml").write_text(
+            f"name: cost\ngames: [base]\nmodels: {{all: 'openai:m@{server.openai_base_url}'}}\n"
+            "vote: false\nrounds: 2\nrepetitions: 6\nconcurrency: 1\n")
+        code = main(["run", "exp.yaml", "--quiet", "--max-cost", "0.5",
+                     "--prices", str(tmp_path / "prices.yaml")])
+    summary = json.loads((tmp_path / "logs" / "cost" / "summary.json").read_text())
+    assert code == 0 and summary["stopped_for_cost"] is True
+    assert 1 <= summary["completed"] < 6
+    assert summary["completed"] + summary["unfinished"] == 6

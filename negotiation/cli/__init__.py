@@ -18,13 +18,21 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]]:
-    from negotiation.cli import authoring_cmds, data_cmds, eval_cmds, game_cmds, run_cmd
+    from negotiation.cli import (
+        authoring_cmds,
+        data_cmds,
+        eval_cmds,
+        game_cmds,
+        run_cmd,
+        sweep_cmd,
+    )
 
     return {
         "games": (game_cmds.add_games, game_cmds.cmd_games),
         "check": (game_cmds.add_check, game_cmds.cmd_check),
         "prompt": (game_cmds.add_prompt, game_cmds.cmd_prompt),
         "export": (run_cmd.add_export, run_cmd.cmd_export),
+        "run": (sweep_cmd.add_run, sweep_cmd.cmd_run_experiment),
         "evaluate": (eval_cmds.add_evaluate, eval_cmds.cmd_evaluate),
         "leaderboard": (eval_cmds.add_leaderboard, eval_cmds.cmd_leaderboard),
         "plot": (eval_cmds.add_plot, eval_cmds.cmd_plot),

@@ -95,6 +95,11 @@ def _judge(results: list[Any], args: argparse.Namespace) -> tuple[list[Any], dic
         out, stats = apply_judge(results, args.judge, cache)
     except FatalError as err:
         raise ConfigError(f"--judge {args.judge}: {err}") from None
+    if stats["cache_error"]:
+        print(f"warning: judge cache not saved: {stats['cache_error']}", file=sys.stderr)
+    if stats["failures"]:
+        print(f"warning: {stats['failures']} judge call(s) failed or gave no label",
+              file=sys.stderr)
     return out, {"model": args.judge, "cache": str(path), **stats}
 
 
