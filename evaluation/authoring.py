@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evaluation.harden import HardenResult
-from negotiation.analysis import acceptance_matrix, all_scores, feasible_mask
+from negotiation.analysis import MAX_DEALS, acceptance_matrix, all_scores, feasible_mask
 from negotiation.checking import STRICT, render_text, summary
 from negotiation.errors import ConfigError, GameFormatError
 from negotiation.game import Game, Party, Scoring
@@ -253,6 +253,9 @@ def game_figure(scoring: Scoring) -> Figure:
     the maximum number of agreeing parties at each p1 score; p1's minimum is a vertical line."""
     from matplotlib.figure import Figure
 
+    if scoring.n_deals() > MAX_DEALS:
+        raise ConfigError(f"{scoring.name} has {scoring.n_deals():,} deals; the plot enumerates "
+                          f"at most {MAX_DEALS:,}")
     _, scores = all_scores(scoring)
     accept = acceptance_matrix(scoring, scores)
     feasible = feasible_mask(scoring, accept)

@@ -31,10 +31,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from negotiation.analysis import acceptance_matrix, all_scores, feasible_mask
+from negotiation.errors import ConfigError
 from negotiation.game import Scoring
 from negotiation.rules import DEFAULT_POLICY, UNANIMITY_BONUS, RulePolicy, required_supporters
 
 DEFAULT_BOUND = 20
+MAX_DEALS = 100_000
+"""The search keeps a few (bound + 1) × deals arrays per party; larger games are refused."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,10 @@ def harden(scoring: Scoring, feasible: int, unanimous: int | None = None,
            bound: int = DEFAULT_BOUND, policy: RulePolicy = DEFAULT_POLICY) -> HardenResult | None:
     """The minimum-change thresholds meeting the targets, or None when none exist in ±bound."""
     if bound < 0:
-        raise ValueError("bound must be >= 0")
+        raise ConfigError("--bound must be >= 0")
+    if scoring.n_deals() > MAX_DEALS:
+        raise ConfigError(f"{scoring.name} has {scoring.n_deals():,} deals; harden searches games "
+                          f"of at most {MAX_DEALS:,}")
     if not 0 <= feasible <= scoring.n_deals() or (
             unanimous is not None and not 0 <= unanimous <= feasible
             and required_supporters(scoring, policy) <= len(scoring.parties)):

@@ -96,9 +96,28 @@ def _success(members: Sequence[Member], flag: str) -> dict[str, Any]:
     return rate(sum(bool(v) for v in values), len(values))
 
 
+def _cost(members: Sequence[Member], prices: Any) -> float | None:
+    """Estimated cost of the members' parties' tokens; None without prices or when a model
+    has no price (see negotiation/costs.py)."""
+    if prices is None:
+        return None
+    from negotiation.costs import cost_of
+
+    total = 0.0
+    for m in members:
+        for p in m.parties:
+            i, o = m.result.tokens[p]
+            value = cost_of(m.result.data.models.get(p, "unknown"), i, o, prices)
+            if value is None:
+                return None
+            total += value
+    return round(total, 6)
+
+
 def leaderboard_rows(results: Sequence[SessionResult], by: str = "model",
-                     seed: int = 0) -> list[dict[str, Any]]:
-    """One row per group (see the module docstring)."""
+                     seed: int = 0, prices: Any = None) -> list[dict[str, Any]]:
+    """One row per group (see the module docstring); ``prices`` (a ``PriceTable``) adds an
+    estimated cost per group."""
     rows = []
     for label, members in group_members(results, by).items():
         tokens = [m.result.tokens[p] for m in members for p in m.parties]
@@ -112,6 +131,7 @@ def leaderboard_rows(results: Sequence[SessionResult], by: str = "model",
             "format_failure_rate": _pooled(members, "formats"),
             "own_score_by_role": _own_by_role(members),
             "tokens": {"input": sum(i for i, _ in tokens), "output": sum(o for _, o in tokens)},
+            "estimated_cost": _cost(members, prices),
         })
     return rows
 
@@ -167,7 +187,7 @@ def flat_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]
     """Header and string cells of the rows (one ``own:<role>`` column per role)."""
     roles = sorted({role for r in rows for role in r["own_score_by_role"]})
     header = ["group", "sessions", "final", "unanimous", "any", "wrong", "leak", "format"]
-    header += [f"own:{role}" for role in roles] + ["tokens_in", "tokens_out"]
+    header += [f"own:{role}" for role in roles] + ["tokens_in", "tokens_out", "cost"]
     body = []
     for r in rows:
         own = r["own_score_by_role"]
@@ -175,7 +195,8 @@ def flat_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]
             "final_success", "unanimous_success", "any_success", "wrong_deal_rate",
             "leakage_rate", "format_failure_rate")]
             + [f"{own[role]['mean']:.1f}" if role in own else "-" for role in roles]
-            + [str(r["tokens"]["input"]), str(r["tokens"]["output"])])
+            + [str(r["tokens"]["input"]), str(r["tokens"]["output"]),
+               "-" if r.get("estimated_cost") is None else f"{r['estimated_cost']:.4f}"])
     return header, body
 
 

@@ -33,8 +33,8 @@ from negotiation.annotators import Annotator, AnnotatorSet, parse_labels
 from negotiation.backends.base import Backend, FatalError, Message, TransientError
 from negotiation.backends.registry import create_backend, parse_spec
 from negotiation.errors import ConfigError
-from negotiation.export_ld import session_files
-from negotiation.records import SessionLog, load_log, write_atomic
+from negotiation.records import SessionLog, write_atomic
+from negotiation.store import load_logs
 
 PUBLIC_PHASES: frozenset[str] = frozenset({"opening", "round", "final"})
 OUTPUT_NAME = "annotations.jsonl"
@@ -98,7 +98,7 @@ def _items(log: SessionLog, context: int) -> list[Item]:
 
 def collect_items(target: Path, context: int = 0) -> list[Item]:
     """Every public message of the sessions under ``target``, in session then turn order."""
-    logs = sorted((load_log(f) for f in session_files(target)),
+    logs = sorted(load_logs(target),
                   key=lambda lg: (lg.run_name, lg.session_index, lg.session_id))
     return [item for log in logs for item in _items(log, context)]
 

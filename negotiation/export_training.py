@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.errors import ConfigError
-from negotiation.export_ld import session_files
-from negotiation.records import PartyRecord, SessionLog, TurnRecord, load_log, write_atomic
+from negotiation.records import PartyRecord, SessionLog, TurnRecord, write_atomic
+from negotiation.store import load_logs
 
 TRAINING_FORMATS: tuple[str, ...] = ("sft", "preference")
 SCORE_BY: tuple[str, ...] = ("final", "deal")
@@ -163,7 +163,7 @@ def export_training(run: Path, out: Path, fmt: str, party_role: str | None,
     """Write ``sft.jsonl`` or ``preference.jsonl`` under ``out``; returns the files written."""
     if fmt not in TRAINING_FORMATS:
         raise ConfigError(f"training format must be one of {', '.join(TRAINING_FORMATS)}")
-    samples = collect_samples((load_log(f) for f in session_files(run)), party_role, score_by)
+    samples = collect_samples(load_logs(run), party_role, score_by)
     if fmt == "sft":
         records = sft_records(samples, min_score, require_pass)
     else:

@@ -201,6 +201,19 @@ def index_paths(runs: Sequence[Path], db: Path | None = None) -> IndexResult:
     return result
 
 
+def load_logs(target: Path) -> list[SessionLog]:
+    """Every session log under ``target``; an unreadable one is a ``ConfigError`` naming it."""
+    logs = []
+    for path in session_files(target):
+        try:
+            logs.append(SessionLog.model_validate_json(path.read_bytes()))
+        except (OSError, ValidationError) as err:
+            reason = err.strerror if isinstance(err, OSError) else \
+                f"{err.error_count()} validation problem(s)"
+            raise ConfigError(f"{path}: not a readable session log ({reason})") from None
+    return logs
+
+
 def table_counts(db: Path) -> dict[str, int]:
     """Rows per table."""
     with connect(db) as conn:

@@ -139,3 +139,13 @@ def test_embedded_model_short_session(tmp_path: Path) -> None:
     opening, final = log.turns[0], log.turns[-1]
     assert final.extra["prompt_tokens_evaluated"] < final.input_tokens
     assert opening.party == final.party == "SportCo"
+
+
+def test_export_training_cli(tmp_path: Path) -> None:
+    assert main([*SCRIPTED, "--rounds", "6", "--out", str(tmp_path), "--name", "t"]) == 0
+    out = tmp_path / "sft"
+    assert main(["export", str(tmp_path / "t"), "--format", "sft", "--party-role", "p1",
+                 "--any-outcome", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
+    assert rows and all(r["messages"][0]["role"] == "system" for r in rows)
+    assert all(r["messages"][-1]["role"] == "assistant" for r in rows)

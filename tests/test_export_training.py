@@ -138,6 +138,9 @@ def test_incomplete_sessions_and_bad_arguments(run: Path, tmp_path: Path) -> Non
         export_training(folder, tmp_path, "sft", "p9", None)
     with pytest.raises(ConfigError, match="training format"):
         export_training(folder, tmp_path, "dpo", "p1", None)
+    (folder / "session-broken.json").write_text("{}")
+    with pytest.raises(ConfigError, match="session-broken.json: not a readable session log"):
+        export_training(folder, tmp_path, "sft", "p1", None)
 
 
 def test_cli_helper_for_the_export_command(run: Path, tmp_path: Path, capsys: Any) -> None:

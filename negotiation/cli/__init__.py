@@ -23,6 +23,7 @@ def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None],
         data_cmds,
         eval_cmds,
         game_cmds,
+        report_cmds,
         run_cmd,
         sweep_cmd,
     )
@@ -39,6 +40,7 @@ def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None],
         "game": (authoring_cmds.add_game, authoring_cmds.cmd_game),
         "annotate": (data_cmds.add_annotate, data_cmds.cmd_annotate),
         "index": (data_cmds.add_index, data_cmds.cmd_index),
+        "report": (report_cmds.add_report, report_cmds.cmd_report),
     }
 
 

@@ -81,8 +81,6 @@ def _harden(args: argparse.Namespace) -> int:
     out = output_folder(args.out, args.games_dir)
     wanted = f"feasible {args.feasible}" + (
         "" if args.unanimous is None else f", unanimous {args.unanimous}")
-    if args.bound < 0:
-        raise ConfigError("--bound must be >= 0")
     if out.exists() and not args.force:
         raise ConfigError(f"{out} already exists; choose another --out or pass --force")
     start = time.perf_counter()

@@ -186,7 +186,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not results:
         print("error: no complete session could be evaluated", file=sys.stderr)
         return 2
-    rows = leaderboard_rows(results, args.by, args.seed)
+    from negotiation.costs import default_prices_path, load_prices
+
+    prices_path = default_prices_path()
+    rows = leaderboard_rows(results, args.by, args.seed,
+                            load_prices(prices_path) if prices_path else None)
     comparison = None
     if args.compare:
         groups = group_members(results, args.by)

@@ -128,18 +128,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 def add_export(p: argparse.ArgumentParser) -> None:
     """Options of ``export``."""
     p.add_argument("run", type=Path, help="run folder (read recursively) or session file")
-    p.add_argument("--format", choices=("ld", "csv", "jsonl", "parquet"), required=True,
+    p.add_argument("--format", choices=("ld", "csv", "jsonl", "parquet", "sft", "preference"),
+                   required=True,
                    help="ld: the paper code's history_*.json layout; csv, jsonl, parquet: "
-                   "turns, sessions and parties tables (docs/exports.md)")
+                   "turns, sessions and parties tables (docs/exports.md); sft, preference: "
+                   "training data (docs/extensions.md)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--prices", type=Path, help="price table for cost estimates (default "
                    "./prices.yaml, else the shipped example table)")
     p.add_argument("--no-formula-guard", action="store_true", help="csv: do not prefix "
                    "text cells starting with = + - @ with ' (only for non-spreadsheet readers)")
+    from negotiation.export_training import add_training_arguments
+
+    add_training_arguments(p)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export session logs to another layout."""
+    from negotiation.export_training import TRAINING_FORMATS, export_training_cli
+
+    if args.format in TRAINING_FORMATS:
+        return export_training_cli(args)
     if args.format == "ld":
         from negotiation.export_ld import export_ld
 
