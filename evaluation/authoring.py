@@ -58,7 +58,8 @@ def render_stats(s: dict[str, Any]) -> str:
     feasible = ideal.get("feasible")
     status = "" if feasible is None else (
         ", feasible (>=)" if feasible[">="] else ", infeasible (>=)")
-    lines.append(f"{ideal['party']}'s ideal deal: {ideal['deal']} ({ideal['score']} points{status})")
+    lines.append(f"{ideal['party']}'s ideal deal: {ideal['deal']} "
+                 f"({ideal['score']} points{status})")
     if s["analysis"] is not None:
         pareto = s["analysis"][">="]["pareto"]
         lines.append(f"Pareto-optimal feasible deals (>=, {len(pareto)}): " + " ".join(pareto))
@@ -181,17 +182,9 @@ def plan_derivation(game: Game, drops: Sequence[str], incentives: Sequence[str])
         if name not in plan.drop:
             plan.drop.append(name)
     for spec in incentives:
-        name, sep, incentive = spec.rpartition("=")
-        if not sep or not name.strip() or not incentive.strip():
-            raise ConfigError(f"--incentive {spec!r} must read 'Party=incentive'")
-        name, incentive = name.strip(), incentive.strip()
-        party = _party(game, name)
+        name, incentive = _incentive_spec(game, spec)
         if name in plan.drop:
             raise ConfigError(f"{name!r} is both dropped and given an incentive")
-        brief = game.scoring.path / "individual_instructions" / incentive / f"{party.file_name}.txt"
-        if not brief.is_file():
-            raise ConfigError(f"incentive {incentive!r} has no brief for {name!r} "
-                              f"(expected individual_instructions/{incentive}/{party.file_name}.txt)")
         plan.incentives[name] = incentive
     if not plan.drop and not plan.incentives:
         raise ConfigError("nothing to derive: give --drop and/or --incentive")
@@ -201,6 +194,19 @@ def plan_derivation(game: Game, drops: Sequence[str], incentives: Sequence[str])
     plan.notes += [f"global_instructions.txt still mentions {n!r}: edit its prose by hand"
                    for n in plan.drop if n in text]
     return plan
+
+
+def _incentive_spec(game: Game, spec: str) -> tuple[str, str]:
+    """``"Party=incentive"`` -> (party, incentive), the brief for it having to exist."""
+    name, sep, incentive = spec.rpartition("=")
+    name, incentive = name.strip(), incentive.strip()
+    if not sep or not name or not incentive or any(c in incentive for c in ("/", "\\", "..")):
+        raise ConfigError(f"--incentive {spec!r} must read 'Party=incentive' (a plain name)")
+    party = _party(game, name)
+    brief = Path("individual_instructions") / incentive / f"{party.file_name}.txt"
+    if not (game.scoring.path / brief).is_file():
+        raise ConfigError(f"incentive {incentive!r} has no brief for {name!r} (expected {brief})")
+    return name, incentive
 
 
 def _party(game: Game, name: str) -> Party:

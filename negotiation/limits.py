@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from negotiation.backends.base import Backend, Completion, GenerateConfig, Message
 from negotiation.plan import RateLimit
@@ -56,6 +57,27 @@ class Counters:
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost: float = 0.0
+    """Estimated cost of the calls made so far (priced models only)."""
+    unpriced_calls: int = 0
+    """Calls to models without a price (the cost is then a lower bound)."""
+    prices: Any = None
+    """The ``PriceTable`` used for ``cost`` (None: no cost tracking)."""
+
+    def add(self, spec: str, completion: Completion) -> None:
+        """Count one finished call."""
+        self.calls += 1
+        self.input_tokens += completion.input_tokens
+        self.output_tokens += completion.output_tokens
+        if self.prices is None:
+            return
+        from negotiation.costs import cost_of
+
+        value = cost_of(spec, completion.input_tokens, completion.output_tokens, self.prices)
+        if value is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost += value
 
 
 class ProviderGate:
@@ -80,7 +102,7 @@ class ProviderGate:
                 self.requests.take(1)
 
     async def call(self, backend: Backend, messages: list[Message],
-                   config: GenerateConfig) -> Completion:
+                   config: GenerateConfig, spec: str = "") -> Completion:
         """Run one call under the semaphore and the rate limits, counting it."""
         async with self.semaphore:
             await self._wait_for_budget()
@@ -89,9 +111,7 @@ class ProviderGate:
                 completion = await backend.generate(messages, config)
             finally:
                 self.counters.in_flight -= 1
-        self.counters.calls += 1
-        self.counters.input_tokens += completion.input_tokens
-        self.counters.output_tokens += completion.output_tokens
+        self.counters.add(spec or backend.spec, completion)
         if self.tokens is not None:
             self.tokens.take(completion.input_tokens + completion.output_tokens)
         return completion
@@ -107,7 +127,7 @@ class GatedBackend(Backend):
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
         """Delegate through the gate."""
-        return await self.gate.call(self.inner, messages, config)
+        return await self.gate.call(self.inner, messages, config, self.spec)
 
     async def aclose(self) -> None:
         """Close the wrapped backend."""

@@ -43,6 +43,20 @@ def fmt_rate(value: dict[str, Any] | None) -> str:
     return f"{value['rate']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] ({value['k']}/{value['n']})"
 
 
+def rate_html(value: dict[str, Any] | None) -> Markup:
+    """``fmt_rate`` with the interval and counts on a second, muted line."""
+    text = fmt_rate(value)
+    head, sep, tail = text.partition(" ")
+    return Markup('{} <span class="ci">{}</span>').format(head, tail) if sep else Markup.escape(text)
+
+
+def mean_html(value: dict[str, Any] | None) -> Markup:
+    """``fmt_mean`` with the interval and n on a second, muted line."""
+    text = fmt_mean(value)
+    head, sep, tail = text.partition(" ")
+    return Markup('{} <span class="ci">{}</span>').format(head, tail) if sep else Markup.escape(text)
+
+
 def fmt_mean(value: dict[str, Any] | None, digits: int = 2) -> str:
     """``0.25 [0.10, 0.40] (n=4)``, or ``-`` without data."""
     if not value or value.get("mean") is None:
@@ -70,7 +84,7 @@ def environment() -> Environment:
     css = (STATIC / "style.css").read_text(encoding="utf-8")
     js = (STATIC / "site.js").read_text(encoding="utf-8")
     env.globals.update(css=Markup(css), js=Markup(js), csp=content_security_policy(css, js))
-    env.filters.update(rate=fmt_rate, mean=fmt_mean, cost=fmt_cost, num=fmt_int)
+    env.filters.update(rate=rate_html, mean=mean_html, cost=fmt_cost, num=fmt_int)
     return env
 
 

@@ -53,6 +53,8 @@ class SweepBar:
             self.failed += 1
         advance = 1 if kind in ("done", "failed") else 0
         c = self.counters
+        cost = "" if c.prices is None else \
+            f" | cost {'>=' if c.unpriced_calls else ''}{c.cost:.4f}"
         info = (f"failed {self.failed} | in flight {c.in_flight} | "
-                f"tokens {c.input_tokens}+{c.output_tokens}")
+                f"tokens {c.input_tokens}+{c.output_tokens}{cost}")
         self.progress.update(self.task, advance=advance, info=info)

@@ -60,6 +60,13 @@ def _cost_guard(plan: ExperimentPlan, jobs: list[Job], max_cost: float | None,
     return allows
 
 
+def _price_table(plan: ExperimentPlan, prices: Path | None) -> object | None:
+    from negotiation.costs import default_prices_path, load_prices
+
+    path = prices or plan.prices or default_prices_path()
+    return load_prices(path) if path is not None else None
+
+
 def cmd_run_experiment(args: argparse.Namespace) -> int:
     """Run (or list) the sessions of an experiment file; exit 1 if any failed."""
     from negotiation.experiment import describe, load_experiment
@@ -78,6 +85,7 @@ def cmd_run_experiment(args: argparse.Namespace) -> int:
     guard = _cost_guard(plan, jobs, max_cost, args.prices)
     done = sum(1 for j in jobs if j.log.status == "complete")
     counters = Sweep(plan, []).counters
+    counters.prices = _price_table(plan, args.prices)
     bar = SweepBar(len(jobs), done, counters, quiet=args.quiet)
     try:
         with bar:
