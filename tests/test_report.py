@@ -65,7 +65,7 @@ def test_model_text_is_escaped(site: tuple[Path, list[Path], Path]) -> None:
     _, _, out = site
     for page in out.glob("*.html"):
         html = page.read_text(encoding="utf-8")
-        assert SCRIPT not in html and "<img src=x" not in html
+        assert SCRIPT not in html and IMG not in html and "<img src=x" not in html
         assert html.count("<script") == 1, page.name     # only the report's own script
     hostile = page_of(out, HOSTILE_ID)
     assert hostile.count(ESCAPED_SCRIPT) == 3             # public, scratchpad, plan

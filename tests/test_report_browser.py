@@ -11,6 +11,7 @@ missing (``bash scripts/install_browser.sh`` installs them).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-default-apps", "--disable-extensions", "--window-size=1280,1000")
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 
+if os.environ.get("CI") and not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+    raise RuntimeError("CI must run the browser test: scripts/install.sh --test installs Chromium")
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (bash scripts/install_browser.sh)")
 if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,14 +30,9 @@ def add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port of --serve (default 8000)")
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        print(f"{self.address_string()} {format % args}", file=sys.stderr)
-
-
 def make_server(folder: Path, port: int) -> ThreadingHTTPServer:
     """An HTTP server of ``folder`` on 127.0.0.1:``port`` (0 picks a free port)."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
     try:
         return ThreadingHTTPServer((HOST, port), handler)
     except OSError as err:
