@@ -13,7 +13,7 @@ fixes by patching this process only; ``--profile`` prints a cProfile of one (b) 
 
 Run from the repository root::
 
-    python benchmarks/bench_concurrency.py            # N=24, 3 reps, then N=100 (~8 min)
+    python benchmarks/bench_concurrency.py            # N=24, 3 reps, then N=100 (~9 min)
     python benchmarks/bench_concurrency.py --quick    # N=8, 1 rep, then N=32 (~1 min)
     python benchmarks/bench_concurrency.py --diagnose --skip-sequential
     python benchmarks/bench_concurrency.py --with-fixes   # the proposed library fixes patched in
@@ -303,9 +303,14 @@ FIXES = {
     "bgsave": "per-turn log writes (write + fsync + rename) off the event loop",
     "nofsync": "per-turn log writes without fsync (still atomic via os.replace)",
     "jinja": "one compiled Jinja environment per prompts folder, not one per session",
+    "meta": "package versions read once per process, not once per session (new_log)",
+    "shard": "one OpenAI client (httpx pool) per 8 sessions instead of one for the whole sweep",
 }
+SHARD_SESSIONS = 8
+ALL_FIXES = ("cap", "bgsave", "jinja", "meta")
 VARIANTS = [("shipped", ()), ("cap", ("cap",)), ("cap+bgsave", ("cap", "bgsave")),
-            ("cap+nofsync", ("cap", "nofsync")), ("cap+bgsave+jinja", ("cap", "bgsave", "jinja"))]
+            ("cap+nofsync", ("cap", "nofsync")), ("all", ALL_FIXES),
+            ("all+shard", ALL_FIXES + ("shard",))]
 
 
 @contextlib.contextmanager
@@ -320,6 +325,7 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
     import negotiation.engine as engine
     import negotiation.prompting as prompting
     import negotiation.records as records
+    import negotiation.sweep as sweep
 
     undo: list[Callable[[], None]] = []
     drains: list[Callable[[], None]] = []
@@ -351,6 +357,26 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
         engine.save_log = queued_save  # type: ignore[assignment]
         drains.append(drain)
         undo.append(lambda: (setattr(engine, "save_log", real_save), pool.shutdown(wait=True)))
+    if "shard" in fixes:
+        # httpcore scans every pooled connection (a poll() syscall each) on every request, so
+        # one pool of N connections costs O(N) per call; shards keep each pool small
+        real_make = sweep.make_backends
+
+        def sharded(game: Any, log: Any, base_url: Any, cache: dict[str, Any]) -> Any:
+            tag = f"#shard{log.session_index // SHARD_SESSIONS}"
+            mine = {k.removesuffix(tag): v for k, v in cache.items() if k.endswith(tag)}
+            out = real_make(game, log, base_url, mine)
+            cache.update({k + tag: v for k, v in mine.items()})  # the sweep closes them
+            return out
+
+        sweep.make_backends = sharded  # type: ignore[assignment]
+        undo.append(lambda: setattr(sweep, "make_backends", real_make))
+    if "meta" in fixes:
+        import negotiation.session as session
+
+        real_versions = session.package_versions
+        session.package_versions = functools.lru_cache(maxsize=None)(real_versions)  # type: ignore[assignment]
+        undo.append(lambda: setattr(session, "package_versions", real_versions))
     if "jinja" in fixes:
         real_env = prompting.make_environment
         prompting.make_environment = functools.lru_cache(maxsize=None)(real_env)  # type: ignore[assignment]
@@ -362,43 +388,123 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
             step()
 
 
-def diagnose(server: Any, sizes: list[int], bound: float, delay: float) -> None:
+class _NoServer:
+    """Stands in for the server when the backend itself is replaced (harness-only rows)."""
+
+    openai_base_url = "http://127.0.0.1:9/v1"
+
+    def reset(self) -> None:
+        pass
+
+    def stats(self) -> dict[str, int]:
+        return {"max_in_flight": 0, "requests": 0}
+
+
+@contextlib.contextmanager
+def sleeping_backend(delay: float) -> Iterator[None]:
+    """The OpenAI backend replaced by ``asyncio.sleep(delay)``: the harness without HTTP."""
+    import negotiation.backends.openai_backend as openai_backend
+    from negotiation.backends.base import Completion
+
+    real = openai_backend.OpenAIBackend.generate
+
+    async def generate(self: Any, messages: Any, config: Any) -> Any:
+        await asyncio.sleep(delay)
+        body = {"messages": [{"role": m.role, "content": m.content} for m in messages]}
+        return Completion(text=turn_text(body), input_tokens=1, output_tokens=1, latency_s=delay)
+
+    openai_backend.OpenAIBackend.generate = generate  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        openai_backend.OpenAIBackend.generate = real  # type: ignore[method-assign]
+
+
+def sdk_only(server: Any, n: int, steps: int) -> dict[str, Any]:
+    """The OpenAI SDK alone: n workers x ``steps`` sequential calls on one ``AsyncOpenAI``,
+    with prompts of the size the sessions send (no harness, no logs)."""
+    import openai
+
+    system, user = "word " * 1100, "word " * 250
+
+    async def main() -> list[float]:
+        client = openai.AsyncOpenAI(api_key="bench", base_url=server.openai_base_url,
+                                    max_retries=0)
+        latencies: list[float] = []
+
+        async def worker() -> None:
+            for _ in range(steps):
+                started = time.perf_counter()
+                await client.chat.completions.create(
+                    model="fake", max_tokens=512, temperature=0.0, seed=1, timeout=60,
+                    messages=[{"role": "system", "content": system},
+                              {"role": "user", "content": user + "<DEAL>"}])
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(n)))
+        await client.close()
+        return latencies
+
+    server.reset()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    latencies = asyncio.run(main())
+    wall = time.perf_counter() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall": wall, "calls": len(latencies), "retries": 0,
+            "server_max_in_flight": server.stats()["max_in_flight"],
+            "call_latency_median": statistics.median(latencies),
+            "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)}
+
+
+def diagnose(server: Any, sizes: list[int], bound: float, delay: float, steps: int) -> None:
     print("\n== diagnosis: (b) at concurrency N, one instrumented run per row ==")
-    print("fixes (patched into this process only):")
+    print("fixes (patched into this process only; 'all' = " + "+".join(ALL_FIXES) + "):")
     for name, text in FIXES.items():
         print(f"  {name:<8} {text}")
-    print("  fake-server: tests.fakes.FakeLLMServer in-process (HTTP/1.0, backlog 5) with all fixes")
-    print(f"{'N':>4} {'variant':<17} {'wall s':>7} {'/bound':>7} {'srv max':>7} {'retries':>7} "
+    print("  fake-server: tests.fakes.FakeLLMServer in-process (HTTP/1.0, backlog 5), all fixes\n"
+          "  harness-only: all fixes, the OpenAI backend replaced by asyncio.sleep (no HTTP)\n"
+          "  sdk-only: a bare AsyncOpenAI client, N tasks x calls-per-session calls (no harness)")
+    print(f"{'N':>4} {'variant':<13} {'wall s':>7} {'/bound':>7} {'srv max':>7} {'retries':>7} "
           f"{'call ms':>7} {'cpu ms/call':>11} {'saves s':>7} {'save ms':>7} {'stall s':>7} "
           f"{'stall max ms':>12}")
     for n in sizes:
-        rows: list[tuple[str, tuple[str, ...], Any]] = [(v, f, server) for v, f in VARIANTS]
-        rows.append(("fake-server", ("cap", "bgsave", "jinja"), None))
-        for variant, fixes, target in rows:
+        rows: list[tuple[str, tuple[str, ...], str]] = [(v, f, "server") for v, f in VARIANTS]
+        rows += [("fake-server", ALL_FIXES, "fake"), ("harness-only", ALL_FIXES, "none"),
+                 ("sdk-only", (), "sdk")]
+        for variant, fixes, kind in rows:
             fake = None
-            if target is None:
-                from tests.fakes.fake_llm_server import FakeLLMServer
-                from tests.fakes.negotiation_replies import replies
-
-                fake = target = FakeLLMServer(replies(), delay_s=delay).start()
-                fake.reset = lambda: None  # type: ignore[attr-defined]
-                fake.stats = lambda f=fake: {"max_in_flight": f.max_in_flight,  # type: ignore[attr-defined]
-                                             "requests": len(f.requests)}
             try:
-                with patched(fixes) as drains:
-                    r = run_once(target, n, n, instrument=True, drains=drains)
+                if kind == "sdk":
+                    r = sdk_only(server, n, steps)
+                elif kind == "none":
+                    with patched(fixes) as drains, sleeping_backend(delay):
+                        r = run_once(_NoServer(), n, n, instrument=True, drains=drains)
+                else:
+                    target = server
+                    if kind == "fake":
+                        from tests.fakes.fake_llm_server import FakeLLMServer
+                        from tests.fakes.negotiation_replies import replies
+
+                        fake = target = FakeLLMServer(replies(), delay_s=delay).start()
+                        fake.reset = lambda: None  # type: ignore[attr-defined]
+                        fake.stats = lambda f=fake: {  # type: ignore[attr-defined]
+                            "max_in_flight": f.max_in_flight, "requests": len(f.requests)}
+                    with patched(fixes) as drains:
+                        r = run_once(target, n, n, instrument=True, drains=drains)
             finally:
                 if fake is not None:
                     fake.stop()
-            print(f"{n:>4} {variant:<17} {r['wall']:>7.2f} {r['wall'] / bound:>7.2f} "
+            saves = (f"{r['save_total']:>7.2f} {1000 * r['save_median']:>7.2f} "
+                     f"{r['loop_stall_total']:>7.2f} {1000 * r['loop_stall_max']:>12.1f}"
+                     if "save_total" in r else f"{'-':>7} {'-':>7} {'-':>7} {'-':>12}")
+            print(f"{n:>4} {variant:<13} {r['wall']:>7.2f} {r['wall'] / bound:>7.2f} "
                   f"{r['server_max_in_flight']:>7} {r['retries']:>7} "
                   f"{1000 * r['call_latency_median']:>7.0f} "
-                  f"{1000 * r['cpu_s'] / r['calls']:>11.2f} {r['save_total']:>7.2f} "
-                  f"{1000 * r['save_median']:>7.2f} {r['loop_stall_total']:>7.2f} "
-                  f"{1000 * r['loop_stall_max']:>12.1f}", flush=True)
-    print("saves s / save ms: time the event loop spent in per-turn log writes (total / median); "
-          "stall: how late a 5 ms timer fired (total / worst), i.e. time the loop was blocked "
-          "or starved of CPU")
+                  f"{1000 * r['cpu_s'] / r['calls']:>11.2f} {saves}", flush=True)
+    print("call ms: median client-side call latency; cpu ms/call: this process's CPU time / calls; "
+          "saves s / save ms: event-loop time in per-turn log writes (total / median); stall: "
+          "how late a 5 ms timer fired (total / worst): the loop blocked or starved of CPU")
 
 
 def _group(filename: str, name: str) -> str:
@@ -443,7 +549,7 @@ def profile_run(server: Any, n: int, fixes: tuple[str, ...], top: int = 25) -> N
 
 def measure(args: argparse.Namespace, server: LoopbackServer, n: int, big_n: int,
             reps: int) -> None:
-    fixes = ("cap", "bgsave", "jinja") if args.with_fixes else ()
+    fixes = ALL_FIXES if args.with_fixes else ()
     with patched(fixes) as drains:
         print(f"library: {'with the proposed fixes patched in: ' + '+'.join(fixes) if fixes else 'as shipped'}")
         print(f"loopback server {server.url}: {1000 * args.delay:.0f} ms per call; game base, "
@@ -473,9 +579,9 @@ def measure(args: argparse.Namespace, server: LoopbackServer, n: int, big_n: int
             print(f"N={big_n}: median (b) {big:.2f} s, bound {bound:.2f} s, (b)/bound = "
                   f"{big / bound:.2f}  target <= 1.25: {verdict(big / bound <= 1.25)}")
     if args.diagnose:
-        diagnose(server, [n] + ([big_n] if big_n else []), bound, args.delay)
+        diagnose(server, [n] + ([big_n] if big_n else []), bound, args.delay, steps)
     if args.profile:
-        profile_run(server, n, ("cap",))
+        profile_run(server, big_n or n, ALL_FIXES)
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
@@ -489,10 +595,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="server latency per call, s")
     parser.add_argument("--skip-sequential", action="store_true", help="skip (a) (~2 min/rep)")
     parser.add_argument("--diagnose", action="store_true", help="explain a missed target")
-    parser.add_argument("--profile", action="store_true", help="cProfile one (b) run")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile one (b) run at the big N, all fixes patched in")
     parser.add_argument("--with-fixes", action="store_true",
                         help="measure with the proposed library fixes patched in (cap, bgsave, "
-                        "jinja; this process only)")
+                        "jinja, meta; this process only)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -36,8 +36,6 @@ from negotiation.game import Scoring
 from negotiation.rules import DEFAULT_POLICY, UNANIMITY_BONUS, RulePolicy, required_supporters
 
 DEFAULT_BOUND = 20
-GROWTH = 2.0
-STEP = 1
 MAX_DEALS = 100_000
 """The search keeps a few (bound + 1) × deals arrays per party; larger games are refused."""
 
@@ -199,7 +197,7 @@ class _Search:
             self.visit(0, (), np.zeros(d, dtype=np.int16), np.ones(d, dtype=bool))
             if self.best is not None or self.cap >= full:
                 return None if self.best is None else self.best[3]
-            self.cap = min(max(self.cap + STEP, int(self.cap * GROWTH)), full)
+            self.cap = min(2 * self.cap, full)
 
     def rest_box(self, j: int, radii: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
         """Acceptance counts and veto flags (candidates × deals) of the parties after ``j``

@@ -39,15 +39,19 @@ def add_game(p: argparse.ArgumentParser) -> None:
     harden = sub.add_parser("harden", help="copy with minimum-change thresholds hitting "
                             "target feasible/unanimous counts (>=)")
     _common(harden)
-    harden.add_argument("--feasible", type=int, required=True, metavar="N")
-    harden.add_argument("--unanimous", type=int, default=None, metavar="M")
+    harden.add_argument("--feasible", type=int, required=True, metavar="N",
+                        help="exact number of feasible deals wanted (>=)")
+    harden.add_argument("--unanimous", type=int, default=None, metavar="M",
+                        help="exact number of unanimous deals wanted (default: any)")
     harden.add_argument("--bound", type=int, default=HARDEN_BOUND,
                         help=f"max change of any one threshold (default ±{HARDEN_BOUND})")
     _writer(harden)
     derive = sub.add_parser("derive", help="copy with parties dropped or incentives changed")
     _common(derive)
-    derive.add_argument("--drop", action="append", default=[], metavar="PARTY")
-    derive.add_argument("--incentive", action="append", default=[], metavar="PARTY=INCENTIVE")
+    derive.add_argument("--drop", action="append", default=[], metavar="PARTY",
+                        help="remove a party (not p1/p2); repeatable")
+    derive.add_argument("--incentive", action="append", default=[], metavar="PARTY=INCENTIVE",
+                        help="set a party's incentive (its brief must exist); repeatable")
     _writer(derive)
     plot = sub.add_parser("plot", help="p1's score vs number of agreeing parties")
     _common(plot)
