@@ -19,7 +19,7 @@ from negotiation.game import Game, Party
 from negotiation.outcome import conclude
 from negotiation.parsing import parse_output, parse_vote
 from negotiation.prompting import HistoryEntry, PromptBuilder
-from negotiation.records import SessionLog, TurnRecord, save_log
+from negotiation.records import SessionLog, TurnRecord, write_atomic
 from negotiation.rules import parse_deal, score
 from negotiation.speakers import pick_named, successor
 from negotiation.timeutil import now_iso
@@ -118,18 +118,18 @@ class SessionRunner:
                 if step.phase == "vote":
                     await self._votes()
                 elif step.phase in ("summary", "moderator"):
-                    self._append(await self._helper(step))
+                    await self._append(await self._helper(step))
                 else:
-                    self._append(await self._speak(step))
+                    await self._append(await self._speak(step))
             conclude(self.log, self.game.scoring)
             self.log.status = "complete"
-            self._save()
+            await self._save()
         except asyncio.CancelledError:
             raise
         except Exception as err:  # recorded, then re-raised: the log keeps the cause
             self.log.status = "failed"
             self.log.error = f"{type(err).__name__}: {err}"
-            self._save()
+            await self._save()
             raise
         return self.log
 
@@ -227,7 +227,7 @@ class SessionRunner:
         steps = [Step(first + i, "vote", name) for i, name in enumerate(pending)]
         if final.deal is None:
             for step in steps:
-                self._append(skipped_vote(step.index, step.party))
+                await self._append(skipped_vote(step.index, step.party))
             return
         deal = parse_deal(final.deal, self.game.issues)
         prompts = [self.prompts.vote(self._party(s.party), str(deal),
@@ -236,15 +236,18 @@ class SessionRunner:
                                          for s, p in zip(steps, prompts)))
         for step, prompt, completion in zip(steps, prompts, results):
             own = score(deal, self._party(step.party))
-            self._append(make_turn(step.index, step.party, "vote", prompt, completion,
+            await self._append(make_turn(step.index, step.party, "vote", prompt, completion,
                                    parse_vote(completion.text), own))
 
-    def _append(self, turn: TurnRecord) -> None:
+    async def _append(self, turn: TurnRecord) -> None:
         self.log.turns.append(turn)
-        self._save()
+        await self._save()
         if self.on_turn is not None:
             self.on_turn(self.log, turn, total_steps(self.log))
 
-    def _save(self) -> None:
+    async def _save(self) -> None:
+        """Serialise on the loop, write (temp file, fsync, rename) in a worker thread so that
+        other sessions keep running meanwhile."""
         self.log.updated_at = now_iso()
-        save_log(self.log, self.path)
+        text = self.log.model_dump_json(indent=1) + "\n"
+        await asyncio.to_thread(write_atomic, self.path, text)

@@ -7,6 +7,7 @@ same configuration again finds the same files and resumes or skips them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -111,15 +112,20 @@ def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSetting
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the harness, Python and the SDKs that are installed."""
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
     out = {"negotiation": __version__, "python": sys.version.split()[0]}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out.items())
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the harness, Python and the SDKs that are installed (read once)."""
+    return dict(_versions())
 
 
 def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, run_name: str,

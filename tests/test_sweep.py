@@ -57,6 +57,18 @@ def test_concurrent_sweep_overlaps_and_matches_sequential(tmp_path: Path) -> Non
     assert summary_file["completed"] == 12 and len(summary_file["session_list"]) == 12
 
 
+def test_provider_limit_is_the_only_cap_on_calls_in_flight(tmp_path: Path) -> None:
+    from negotiation.plan import RateLimit
+
+    with FakeLLMServer(replies(seed=8), delay_s=0.3) as server:
+        plan = _plan(server.openai_base_url, tmp_path, 12, 12, rounds=1)
+        plan = ExperimentPlan(name=plan.name, out=plan.out, sessions=plan.sessions,
+                              concurrency=12, rate_limits={"openai": RateLimit(max_in_flight=12)})
+        _, summary = run_plan(plan)
+        assert summary["completed"] == 12
+        assert server.max_in_flight > 8  # no hidden per-backend cap of 8
+
+
 def test_injected_faults_are_retried_without_losing_turns(tmp_path: Path) -> None:
     rng = random.Random(5)
     schedule = [rng.choice([Failure(429, {"retry-after": "0"}), 500, "timeout"])

@@ -53,6 +53,12 @@ _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
 class GeminiBackend(Backend):
     """One Gemini model through ``client.aio.models.generate_content``."""
 
+    @property
+    def max_concurrency(self) -> int:
+        """No cap here: the sweep's per-provider ``RateLimit`` (default 8 in flight, set
+        ``rate_limits`` in an experiment file) is the one limit on remote calls."""
+        return 1 << 20
+
     def __init__(self, client: Any, model: str, secret: str | None) -> None:
         self._client = client
         self.model = model

@@ -36,6 +36,12 @@ _RETRYABLE_STATUS = frozenset({408, 409, 429})
 class OpenAIBackend(Backend):
     """One model on an OpenAI-compatible chat completions endpoint."""
 
+    @property
+    def max_concurrency(self) -> int:
+        """No cap here: the sweep's per-provider ``RateLimit`` (default 8 in flight, set
+        ``rate_limits`` in an experiment file) is the one limit on remote calls."""
+        return 1 << 20
+
     def __init__(self, client: Any, model: str, spec: str, key_env: str,
                  secret: str | None) -> None:
         self._client = client

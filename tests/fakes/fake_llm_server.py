@@ -105,7 +105,8 @@ class FakeLLMServer:
     def start(self) -> FakeLLMServer:
         """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server_class = type("_Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self._httpd = server_class(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
                                         name="fake-llm-server", daemon=True)
