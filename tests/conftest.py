@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so CI results are reproducible.
+settings.register_profile("deterministic", derandomize=True)
+settings.load_profile("deterministic")
 
 from negotiation.backends.base import Backend
 from negotiation.engine import SessionRunner
