@@ -11,6 +11,7 @@ Definitions:
 from __future__ import annotations
 
 from negotiation.records import SessionLog, TurnRecord
+from negotiation.rules import clears
 
 
 def proposals(log: SessionLog) -> list[TurnRecord]:
@@ -22,7 +23,7 @@ def wrong_deals(log: SessionLog) -> int:
     """How many proposed deals score below their proposer's own minimum."""
     minimum = {p.name: p.minimum for p in log.parties}
     return sum(1 for t in proposals(log)
-               if t.own_score is not None and t.own_score < minimum[t.party])
+               if t.own_score is not None and not clears(t.own_score, minimum[t.party]))
 
 
 def format_failures(log: SessionLog) -> int:

@@ -27,7 +27,7 @@ from negotiation.errors import ConfigError
 from negotiation.game import Game
 from negotiation.limits import Counters, GatedBackend, ProviderGate
 from negotiation.loader import load_game
-from negotiation.plan import ExperimentPlan, RateLimit, SessionSpec
+from negotiation.plan import ExperimentPlan, RateLimit
 from negotiation.records import SessionLog, load_log, write_atomic
 from negotiation.session import assign_models, make_backends, new_log
 from negotiation.timeutil import now_iso

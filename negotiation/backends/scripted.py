@@ -25,7 +25,7 @@ from negotiation.analysis import MAX_DEALS, all_scores
 from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
 from negotiation.game import Deal, Scoring
 from negotiation.parsing import extract_deal
-from negotiation.rules import best_deal, score
+from negotiation.rules import accepts, best_deal, score
 
 POLICIES: dict[str, float] = {"rational": 1.0, "greedy": 0.5, "stubborn": 0.0, "random": 0.0}
 """Concession speed: the share of (ideal - minimum) given up per turn, in quarters."""
@@ -115,7 +115,7 @@ class ScriptedBackend(Backend):
         if self.policy == "random":
             accept = rng.random() < 0.5
         else:
-            accept = deal is not None and score(deal, self.party) >= self.party.minimum
+            accept = deal is not None and accepts(deal, self.party)
         word = "ACCEPT" if accept else "REJECT"
         reason = "it clears my minimum" if accept else "it does not clear my minimum"
         return f"<VOTE>{word}</VOTE> I {word.lower()} because {reason}."

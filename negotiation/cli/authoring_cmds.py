@@ -7,11 +7,11 @@ arguments and prints. Every user error raises ``ConfigError``/``GameFormatError`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
+from negotiation.cli.game_cmds import print_summary
 from negotiation.errors import ConfigError
 from negotiation.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 
@@ -68,13 +68,7 @@ def _stats(args: argparse.Namespace) -> int:
     from evaluation.authoring import game_stats, render_stats
 
     result = game_stats(load_game(resolve_game_path(args.game, args.games_dir)))
-    if args.json:
-        for note in result["notes"]:
-            print(f"note: {note}", file=sys.stderr)
-        print(json.dumps(result, indent=2))
-    else:
-        print(render_stats(result))
-    return 0
+    return print_summary(result, args.json, render_stats)
 
 
 def _harden(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from negotiation.checking import render_text, summary
 from negotiation.errors import ConfigError
@@ -41,17 +43,22 @@ def add_check(p: argparse.ArgumentParser) -> None:
     add_games_dir(p)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Validate a game and print its analysis."""
-    game = load_game(resolve_game_path(args.game, args.games_dir))
-    result = summary(game)
-    if args.json:
+def print_summary(result: dict[str, Any], as_json: bool,
+                  render: Callable[[dict[str, Any]], str]) -> int:
+    """Print a game summary: one JSON object on stdout (notes to stderr) or rendered text."""
+    if as_json:
         for note in result["notes"]:
             print(f"note: {note}", file=sys.stderr)
         print(json.dumps(result, indent=2))
     else:
-        print(render_text(result))
+        print(render(result))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a game and print its analysis."""
+    game = load_game(resolve_game_path(args.game, args.games_dir))
+    return print_summary(summary(game), args.json, render_text)
 
 
 def add_prompt(p: argparse.ArgumentParser) -> None:
