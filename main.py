@@ -3,7 +3,7 @@
 import signal
 import sys
 
-from negotiation.cli import main
+from negotiation_cli import main
 
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `python main.py games | head` ends quietly

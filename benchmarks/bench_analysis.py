@@ -3,8 +3,8 @@
 both comparisons ``>=`` and ``>``: feasible, unanimous, acceptable per party, Pareto set among
 feasible deals, welfare deal, Nash deal).
 
-Ours: ``negotiation.analysis.analyse`` once per comparison (numpy, a deals x parties matrix),
-and ``negotiation.checking.summary`` (what ``check --json`` prints: the same two analyses plus
+Ours: ``negotiation.core.deal_space.analyse`` once per comparison (numpy, a deals x parties matrix),
+and ``negotiation.games.check.summary`` (what ``check --json`` prints: the same two analyses plus
 the game notes). The paper notebook's approach (``adjust_games/evaluate_games_base.ipynb`` in
 the original repository): build every deal as a list of option names with nested loops, then
 for each deal call ``calculator(scores, deal)`` (a dict lookup per issue) for each party, and
@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from negotiation.analysis import analyse  # noqa: E402
-from negotiation.checking import STRICT, summary  # noqa: E402
-from negotiation.game import Scoring  # noqa: E402
-from negotiation.loader import load_game  # noqa: E402
-from negotiation.rules import DEFAULT_POLICY  # noqa: E402
+from negotiation.core.deal_space import analyse  # noqa: E402
+from negotiation.games.check import STRICT, summary  # noqa: E402
+from negotiation.core.game import Scoring  # noqa: E402
+from negotiation.games.loader import load_game  # noqa: E402
+from negotiation.core.rules import DEFAULT_POLICY  # noqa: E402
 
 GAME = ROOT / "games_descriptions" / "base_7parties"
 TARGET_MS = 50.0
@@ -194,7 +194,7 @@ def main() -> None:
     # where ours spends its time: the Pareto filter (a Python loop over feasible deals) vs the rest
     import numpy as np
 
-    from negotiation.analysis import acceptance_matrix, all_scores, feasible_mask, pareto_front
+    from negotiation.core.deal_space import acceptance_matrix, all_scores, feasible_mask, pareto_front
 
     _, scores = all_scores(scoring)
     feasible_rows = {p.comparison: scores[np.flatnonzero(feasible_mask(

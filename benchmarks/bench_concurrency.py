@@ -182,8 +182,8 @@ class LoopbackServer:
 
 def make_plan(base_url: str, n: int, concurrency: int, out: Path) -> Any:
     from negotiation.backends.base import GenerateConfig
-    from negotiation.plan import ExperimentPlan, RateLimit, SessionSpec
-    from negotiation.session import RunSettings
+    from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
+    from negotiation.runs.setup import RunSettings
 
     settings = RunSettings(model=f"openai:fake@{base_url}", vote=False, seed=3,
                            generation=GenerateConfig(timeout_s=60.0))
@@ -210,8 +210,8 @@ class LagMonitor:
 @contextlib.contextmanager
 def instrumented() -> Iterator[dict[str, Any]]:
     """Count time in per-turn log writes and event-loop stalls during one run_plan call."""
-    import negotiation.engine as engine
-    from negotiation.sweep import Sweep
+    import negotiation.protocol.engine as engine
+    from negotiation.runs.sweep import Sweep
 
     figures: dict[str, Any] = {"save_s": [], "monitor": LagMonitor()}
     original_save, original_run = engine.save_log, Sweep.run
@@ -239,8 +239,8 @@ def run_once(server: Any, n: int, concurrency: int, instrument: bool = False,
              profile: cProfile.Profile | None = None,
              drains: list[Callable[[], None]] | None = None) -> dict[str, Any]:
     """One sweep of ``n`` sessions; wall time and what the server and client saw."""
-    from negotiation.engine import plan_steps
-    from negotiation.sweep import run_plan
+    from negotiation.protocol.engine import plan_steps
+    from negotiation.runs.sweep import run_plan
 
     out = Path(tempfile.mkdtemp(prefix="bench_conc_"))
     plan = make_plan(server.openai_base_url, n, concurrency, out)
@@ -322,10 +322,10 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
     import functools
 
     import negotiation.backends.openai_backend as openai_backend
-    import negotiation.engine as engine
-    import negotiation.prompting as prompting
-    import negotiation.records as records
-    import negotiation.sweep as sweep
+    import negotiation.protocol.engine as engine
+    import negotiation.protocol.prompting as prompting
+    import negotiation.logs.records as records
+    import negotiation.runs.sweep as sweep
 
     undo: list[Callable[[], None]] = []
     drains: list[Callable[[], None]] = []
@@ -372,7 +372,7 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
         sweep.make_backends = sharded  # type: ignore[assignment]
         undo.append(lambda: setattr(sweep, "make_backends", real_make))
     if "meta" in fixes:
-        import negotiation.session as session
+        import negotiation.runs.setup as session
 
         real_versions = session.package_versions
         session.package_versions = functools.lru_cache(maxsize=None)(real_versions)  # type: ignore[assignment]

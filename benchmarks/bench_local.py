@@ -69,8 +69,8 @@ def rss_breakdown_mb() -> dict[str, float]:
 
 def make_plan(out: Path, concurrency: int) -> Any:
     from negotiation.backends.base import GenerateConfig
-    from negotiation.plan import ExperimentPlan, SessionSpec
-    from negotiation.session import RunSettings
+    from negotiation.runs.specs import ExperimentPlan, SessionSpec
+    from negotiation.runs.setup import RunSettings
 
     settings = RunSettings(model="llamacpp:smollm2", rounds=ROUNDS_USED[0], vote=False, seed=7,
                            generation=GenerateConfig(max_tokens=MAX_TOKENS))
@@ -147,7 +147,7 @@ def reuse_mode(mode: str) -> Iterator[None]:
 
 
 def run(concurrency: int, mode: str = "kv") -> dict[str, Any]:
-    from negotiation.sweep import run_plan
+    from negotiation.runs.sweep import run_plan
 
     cold_engine()
     out = Path(tempfile.mkdtemp(prefix="bench_local_"))

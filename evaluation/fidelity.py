@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from evaluation.readers import SessionData
 from evaluation.rulesets import RuleSet
-from negotiation.game import Deal, Issue
-from negotiation.rules import UNANIMITY_BONUS, score
+from negotiation.core.game import Deal, Issue
+from negotiation.core.rules import UNANIMITY_BONUS, score
 
 _CLAUSE = re.compile(r"\n|[.;!?](?!\d)")
 _OPTION = re.compile(r"(?<![A-Za-z0-9])([A-Z])\s?([1-9])(?![0-9])")

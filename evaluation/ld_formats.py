@@ -22,8 +22,8 @@ from evaluation.sessiondata import (
     Utterance,
     check_speakers,
 )
-from negotiation.game import Scoring
-from negotiation.parsing import parse_output, parse_vote
+from negotiation.core.game import Scoring
+from negotiation.protocol.parsing import parse_output, parse_vote
 
 
 def _history_utterance(i: int, entry: Any, last: int, scoring: Scoring,

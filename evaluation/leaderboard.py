@@ -101,7 +101,7 @@ def _cost(members: Sequence[Member], prices: Any) -> float | None:
     has no price (see negotiation/costs.py)."""
     if prices is None:
         return None
-    from negotiation.costs import cost_of
+    from negotiation.runs.costs import cost_of
 
     total = 0.0
     for m in members:

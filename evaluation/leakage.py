@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from negotiation.game import Party, Scoring
-from negotiation.rules import UNANIMITY_BONUS
+from negotiation.core.game import Party, Scoring
+from negotiation.core.rules import UNANIMITY_BONUS
 
 _DEAL_BLOCK = re.compile(r"<\s*DEAL\s*>.*?(?:<\s*/\s*DEAL\s*>|$)", re.I | re.S)
 _OPTION = re.compile(r"(?<![A-Za-z0-9])[A-Z]\s?[0-9]{1,2}(?![0-9])")
@@ -164,7 +164,7 @@ class JudgeCache:
 
     def save(self) -> None:
         """Write the cache atomically."""
-        from negotiation.records import write_atomic
+        from negotiation.logs.records import write_atomic
 
         write_atomic(self.path, json.dumps(self.labels, indent=0, sort_keys=True) + "\n")
 

@@ -11,7 +11,7 @@ proposer's minimum). p1's deals are judged for success:
 * final scores: each party's reported score for the final deal (``default``: ``payoff``,
   which adds p1's bonus on unanimous deals; ``paper``: the raw score, 0 without a full deal);
 * gaps: welfare (sum of scores) and Nash product of the best feasible deals of the game
-  (``negotiation.analysis.analyse``, rules-core policy) minus the final deal's;
+  (``negotiation.core.deal_space.analyse``, rules-core policy) minus the final deal's;
 * adversarial success: every non-adversary party accepts p1's final deal; the target's score
   in p1's deals.
 """
@@ -26,9 +26,9 @@ import numpy as np
 
 from evaluation.readers import SessionData
 from evaluation.rulesets import DealView, RuleSet
-from negotiation.analysis import Analysis, analyse
-from negotiation.game import Scoring
-from negotiation.rules import score
+from negotiation.core.deal_space import Analysis, analyse
+from negotiation.core.game import Scoring
+from negotiation.core.rules import score
 
 
 @dataclass(frozen=True)

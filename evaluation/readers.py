@@ -2,7 +2,7 @@
 
 Formats are detected per file from the JSON content:
 
-* ``native``: this project's session logs (``negotiation.records.SessionLog``); the game's
+* ``native``: this project's session logs (``negotiation.logs.records.SessionLog``); the game's
   scoring view is recorded in them.
 * ``ld-history``: the paper code's current ``history*.json`` (``slot_assignment``, ``rounds`` of
   ``{agent, prompt, full_answer, public_answer}``, ``plan``, ``finished_rounds``); the scoring view
@@ -36,10 +36,10 @@ from evaluation.sessiondata import (
     Utterance,
     check_speakers,
 )
-from negotiation.errors import GameFormatError
-from negotiation.game import Scoring
-from negotiation.loader import load_scoring
-from negotiation.records import SessionLog
+from negotiation.core.errors import GameFormatError
+from negotiation.core.game import Scoring
+from negotiation.games.loader import load_scoring
+from negotiation.logs.records import SessionLog
 
 __all__ = ["FORMATS", "Ballot", "ReadError", "ReadOptions", "RunData", "SessionData", "Utterance",
            "detect_format", "find_files", "read_file", "read_native", "read_run"]

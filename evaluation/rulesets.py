@@ -1,7 +1,7 @@
 """Rule sets: how a public message is read as a deal, scored, accepted, passed, judged wrong.
 
-* ``default`` is the rules core as configured (``negotiation.rules``): deals read by
-  ``negotiation.parsing.extract_deal`` (``<DEAL>`` tags first, then free text), ``>=``
+* ``default`` is the rules core as configured (``negotiation.core.rules``): deals read by
+  ``negotiation.protocol.parsing.extract_deal`` (``<DEAL>`` tags first, then free text), ``>=``
   thresholds, N-1 supporters with every veto party, p1's unanimity bonus as a payoff only.
   Every verdict calls ``score``, ``accepts``, ``agreement`` and ``payoff``: there is one
   definition of acceptance and agreement in the project.
@@ -19,9 +19,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from negotiation.game import Deal, Party, Scoring
-from negotiation.parsing import extract_deal
-from negotiation.rules import UNANIMITY_BONUS, accepts, agreement, payoff, score
+from negotiation.core.game import Deal, Party, Scoring
+from negotiation.protocol.parsing import extract_deal
+from negotiation.core.rules import UNANIMITY_BONUS, accepts, agreement, payoff, score
 
 RULESETS: tuple[str, ...] = ("default", "paper")
 
@@ -96,7 +96,7 @@ class RuleSet(abc.ABC):
 
 
 class DefaultRules(RuleSet):
-    """The rules core as configured (``negotiation.rules`` with its default policy)."""
+    """The rules core as configured (``negotiation.core.rules`` with its default policy)."""
 
     name = "default"
     final_always_deal = False

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from negotiation.game import Scoring
+from negotiation.core.game import Scoring
 
 
 class ReadError(Exception):

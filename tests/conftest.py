@@ -14,11 +14,11 @@ settings.register_profile("deterministic", derandomize=True)
 settings.load_profile("deterministic")
 
 from negotiation.backends.base import Backend
-from negotiation.engine import SessionRunner
-from negotiation.game import Game
-from negotiation.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.records import SessionLog
-from negotiation.session import RunSettings, assign_models, make_backends, new_log
+from negotiation.protocol.engine import SessionRunner
+from negotiation.core.game import Game
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
+from negotiation.logs.records import SessionLog
+from negotiation.runs.setup import RunSettings, assign_models, make_backends, new_log
 
 ROOT = Path(__file__).resolve().parent.parent
 

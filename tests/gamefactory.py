@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from negotiation.game import Issue, Party, Scoring
+from negotiation.core.game import Issue, Party, Scoring
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "games_descriptions"

@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from evaluation.annotation_stats import (
+from evaluation.annotation.agreement import (
     agreement,
     cohen_kappa,
     fleiss_from_ratings,
     fleiss_kappa,
     label_rates,
 )
-from negotiation.annotate import CACHE_NAME, OUTPUT_NAME, collect_items
-from negotiation.annotators import load_annotators, parse_labels
-from negotiation.cli import main
-from negotiation.errors import ConfigError
+from evaluation.annotation.run import CACHE_NAME, OUTPUT_NAME, collect_items
+from evaluation.annotation.annotators import load_annotators, parse_labels
+from negotiation_cli import main
+from negotiation.core.errors import ConfigError
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 
 WIKI_FLEISS = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0],

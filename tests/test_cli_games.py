@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.cli import main
+from negotiation_cli import main
 from tests.gamefactory import REPO, SHIPPED_GAMES, PartySpec, small_game, snapshot, write_game
 
 CheckCase = tuple[str, Callable[[Path], None], str, int | None]
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Call ``negotiation.cli.main`` in-process; return (status, stdout, stderr)."""
+    """Call ``negotiation_cli.main`` in-process; return (status, stdout, stderr)."""
     try:
         status = main(argv)
     except SystemExit as exc:  # argparse errors

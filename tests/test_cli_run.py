@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from negotiation.backends.registry import legacy_to_spec, parse_spec
-from negotiation.cli import main
-from negotiation.errors import ConfigError
-from negotiation.records import comparable, load_log, save_log
-from negotiation.session import RunSettings, assign_models
+from negotiation_cli import main
+from negotiation.core.errors import ConfigError
+from negotiation.logs.records import comparable, load_log, save_log
+from negotiation.runs.setup import RunSettings, assign_models
 
 SCRIPTED = ["--game", "base", "--model", "scripted:rational", "--quiet"]
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.cli import main
-from negotiation.costs import (DEFAULT_PRICES, Price, PriceTable, budget_allows, cost_of,
+from negotiation_cli import main
+from negotiation.runs.costs import (DEFAULT_PRICES, Price, PriceTable, budget_allows, cost_of,
                                estimate_session_cost, format_cost, load_prices, run_cost,
                                session_cost, unpriced_models)
-from negotiation.errors import ConfigError
-from negotiation.records import SessionLog, load_log
+from negotiation.core.errors import ConfigError
+from negotiation.logs.records import SessionLog, load_log
 
 TABLE = PriceTable((
     ("openai:gpt-4o", Price(2.5, 10.0)),

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
-from negotiation.engine import plan_steps
-from negotiation.export_ld import export_ld
-from negotiation.game import Game
-from negotiation.loader import load_scoring
-from negotiation.records import comparable, load_log
-from negotiation.session import RunSettings, make_backends
+from negotiation.protocol.engine import plan_steps
+from evaluation.exports.ld import export_ld
+from negotiation.core.game import Game
+from negotiation.games.loader import load_scoring
+from negotiation.logs.records import comparable, load_log
+from negotiation.runs.setup import RunSettings, make_backends
 from tests.conftest import run_session, start_session
 
 GOLDEN = Path(__file__).parent / "golden" / "session_base_rational_seed7.json"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from negotiation.cli import main
+from negotiation_cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 GAME = str(FIXTURES / "game_cases4")

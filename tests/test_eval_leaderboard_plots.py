@@ -14,7 +14,7 @@ from evaluation.aggregate import EvalOptions, evaluate_run, summarize
 from evaluation.leaderboard import compare, group_members, leaderboard_rows
 from evaluation.readers import ReadOptions, read_run
 from evaluation.rulesets import get_rules
-from negotiation.cli import main
+from negotiation_cli import main
 
 MODELS = ("rational", "greedy", "stubborn")
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

@@ -16,7 +16,7 @@ from evaluation.readers import (
     read_file,
     read_run,
 )
-from negotiation.loader import load_scoring
+from negotiation.games.loader import load_scoring
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 GAME = load_scoring(FIXTURES / "game_cases4")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evaluation.rulesets import DealView, get_rules
-from negotiation.rules import agreement, parse_deal
+from negotiation.core.rules import agreement, parse_deal
 from tests.fixtures.eval.cases import case_scoring, party_names
 
 DEFAULT, PAPER = get_rules("default"), get_rules("paper")

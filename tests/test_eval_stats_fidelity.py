@@ -17,7 +17,7 @@ from evaluation.stats import (
     rate,
     wilson,
 )
-from negotiation.game import Deal
+from negotiation.core.game import Deal
 from tests.fixtures.eval.cases import case_scoring, make_session, party_names
 
 

@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation.errors import ConfigError
-from negotiation.experiment import ExperimentError, describe, load_experiment
-from negotiation.loader import load_game
-from negotiation.plan import ExperimentPlan, RateLimit, SessionSpec
-from negotiation.session import assign_models, new_log, session_id
+from negotiation.core.errors import ConfigError
+from negotiation.runs.experiment import ExperimentError, describe, load_experiment
+from negotiation.games.loader import load_game
+from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
+from negotiation.runs.setup import assign_models, new_log, session_id
 from tests.gamefactory import REPO, copy_shipped
 
 BASE = ("SportCo", "Department of Tourism", "Environmental League", "Mayor", "Other cities",

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from negotiation.cli import main
-from negotiation.costs import Price, PriceTable
-from negotiation.export_table import (PARTY_COLUMNS, SESSION_COLUMNS, TURN_COLUMNS,
+from negotiation_cli import main
+from negotiation.runs.costs import Price, PriceTable
+from evaluation.exports.tables import (PARTY_COLUMNS, SESSION_COLUMNS, TURN_COLUMNS,
                                       export_tables)
-from negotiation.records import SessionLog, load_log, save_log
-from negotiation.refusal import REFUSAL_PATTERNS, find_refusal, is_refusal
-from negotiation.table_io import guard, parse_cell, unguard
+from negotiation.logs.records import SessionLog, load_log, save_log
+from evaluation.annotation.refusal import REFUSAL_PATTERNS, find_refusal, is_refusal
+from evaluation.exports.table_io import guard, parse_cell, unguard
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_ARROW = importlib.util.find_spec("pyarrow") is not None

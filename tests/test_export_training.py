@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from negotiation.cli import main
-from negotiation.errors import ConfigError
-from negotiation.export_training import (
+from negotiation_cli import main
+from negotiation.core.errors import ConfigError
+from evaluation.exports.training import (
     Sample,
     add_training_arguments,
     export_training,
     export_training_cli,
     preference_records,
 )
-from negotiation.records import load_log
+from negotiation.logs.records import load_log
 from tests.gamefactory import PartySpec, write_game
 
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from negotiation.analysis import analyse
-from negotiation.checking import notes
-from negotiation.loader import DEFAULT_GAMES_DIR, load_game, load_scoring, parse_scores
-from negotiation.prompting import PromptBuilder
+from negotiation.core.deal_space import analyse
+from negotiation.games.check import notes
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, load_scoring, parse_scores
+from negotiation.protocol.prompting import PromptBuilder
 from tests.gamefactory import SHIPPED_GAMES
 
 NEW_GAMES = ("hospital_merger", "oss_licence", "river_dam")

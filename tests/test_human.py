@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from negotiation.backends.base import FatalError, GenerateConfig, Message
-from negotiation.backends.human import HumanBackend, check_deal, issues_from_prompt
+from negotiation.agents.human import HumanBackend, check_deal, issues_from_prompt
 from negotiation.backends.registry import create_backend, parse_spec
-from negotiation.cli import main
-from negotiation.errors import DealError
-from negotiation.game import Issue
-from negotiation.parsing import parse_output
+from negotiation_cli import main
+from negotiation.core.errors import DealError
+from negotiation.core.game import Issue
+from negotiation.protocol.parsing import parse_output
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM = "Your brief.\nIssue A: x\nA1: one\nA2: two\nIssue B: y\nB1: one\nB2: two\nB3: three\n"

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation.checking import notes
-from negotiation.errors import GameFormatError
-from negotiation.game import Deal, Game
-from negotiation.loader import (
+from negotiation.games.check import notes
+from negotiation.core.errors import GameFormatError
+from negotiation.core.game import Deal, Game
+from negotiation.games.loader import (
     DEFAULT_GAMES_DIR,
     fill_brief,
     load_game,
@@ -27,8 +27,8 @@ from negotiation.loader import (
     parse_scores,
     resolve_game_path,
 )
-from negotiation.prompting import PromptBuilder
-from negotiation.rules import agreement, parse_deal
+from negotiation.protocol.prompting import PromptBuilder
+from negotiation.core.rules import agreement, parse_deal
 from tests.gamefactory import (
     PartySpec,
     copy_shipped,
@@ -568,7 +568,7 @@ ISSUES_SMALL = load_scoring(DEFAULT_GAMES_DIR / "base").issues
     st.lists(st.sampled_from(["A1", "b2", "C 3", "D4", "E5", "E6", "F1", "a0", ",", ";", " ",
                               "A", "1", "\n", "A12", "é", "Z9"]), max_size=14).map("".join)))
 def test_parse_deal_gives_deal_or_deal_error(text: str) -> None:
-    from negotiation.errors import DealError
+    from negotiation.core.errors import DealError
 
     try:
         deal = parse_deal(text, ISSUES_SMALL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from negotiation.order import speaking_order
+from negotiation.protocol.paper_order import speaking_order
 
 
 def _parties(n: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Table and property tests for ``negotiation.parsing`` over outputs small models really write."""
+"""Table and property tests for ``negotiation.protocol.parsing`` over outputs small models really write."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from negotiation.game import Deal, Issue
-from negotiation.parsing import (
+from negotiation.core.game import Deal, Issue
+from negotiation.protocol.parsing import (
     ParsedOutput,
     extract_deal,
     mentioned_options,

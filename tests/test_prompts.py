@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.errors import TemplateError
-from negotiation.game import Game
-from negotiation.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.prompting import HistoryEntry, PromptBuilder, make_environment, plural, render
-from negotiation.rules import score
+from negotiation.core.errors import TemplateError
+from negotiation.core.game import Game
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
+from negotiation.protocol.prompting import HistoryEntry, PromptBuilder, make_environment, plural, render
+from negotiation.core.rules import score
 from tests.gamefactory import PartySpec, n_party_specs, small_game, small_parties, write_game
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "prompts"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.errors import GameFormatError
-from negotiation.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.records import load_log
-from negotiation.session import RunSettings
+from negotiation.core.errors import GameFormatError
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
+from negotiation.logs.records import load_log
+from negotiation.runs.setup import RunSettings
 from tests.conftest import run_session, start_session
 
 
@@ -52,7 +52,7 @@ def test_two_delegates_speak_separately_and_vote_once(tmp_path: Path) -> None:
 
 def test_three_delegates_wording(tmp_path: Path) -> None:
     game = load_game(_game_with(tmp_path, {"SportCo": "count=3"}))
-    from negotiation.prompting import PromptBuilder
+    from negotiation.protocol.prompting import PromptBuilder
 
     text = PromptBuilder(game).initial(game.scoring.party("SportCo"), "SportCo 2")
     assert "your 2 colleagues are SportCo 1 and SportCo 3" in text

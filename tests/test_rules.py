@@ -1,13 +1,13 @@
-"""Table tests for ``negotiation.rules``: deal parsing, scores, acceptance, agreement, payoff."""
+"""Table tests for ``negotiation.core.rules``: deal parsing, scores, acceptance, agreement, payoff."""
 
 from __future__ import annotations
 
 import pytest
 
-from negotiation.errors import DealError
-from negotiation.game import Deal
-from negotiation.loader import DEFAULT_GAMES_DIR, load_scoring
-from negotiation.rules import (
+from negotiation.core.errors import DealError
+from negotiation.core.game import Deal
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_scoring
+from negotiation.core.rules import (
     UNANIMITY_BONUS,
     RulePolicy,
     accepts,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from negotiation.cli import main
-from negotiation.records import comparable, load_log, save_log
-from negotiation.speakers import SpeakerContext, pick_named, static_order
+from negotiation_cli import main
+from negotiation.logs.records import comparable, load_log, save_log
+from negotiation.protocol.speakers import SpeakerContext, pick_named, static_order
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 from tests.fakes.negotiation_replies import turn_text
 

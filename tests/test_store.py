@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from negotiation.cli import main
-from negotiation.records import load_log
-from negotiation.store import DB_NAME, SCHEMA, index_paths, leaderboard_rows, table_counts
+from negotiation_cli import main
+from negotiation.logs.records import load_log
+from evaluation.results_store import DB_NAME, SCHEMA, index_paths, leaderboard_rows, table_counts
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "extensions.md"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from negotiation.backends.base import GenerateConfig
-from negotiation.errors import ConfigError
-from negotiation.loader import DEFAULT_GAMES_DIR
-from negotiation.plan import ExperimentPlan, SessionSpec
-from negotiation.records import comparable, load_log
-from negotiation.session import RunSettings
-from negotiation.sweep import run_lock, run_plan
+from negotiation.core.errors import ConfigError
+from negotiation.games.loader import DEFAULT_GAMES_DIR
+from negotiation.runs.specs import ExperimentPlan, SessionSpec
+from negotiation.logs.records import comparable, load_log
+from negotiation.runs.setup import RunSettings
+from negotiation.runs.sweep import run_lock, run_plan
 from tests.fakes.fake_llm_server import Failure, FakeLLMServer
 from tests.fakes.negotiation_replies import replies
 
@@ -58,7 +58,7 @@ def test_concurrent_sweep_overlaps_and_matches_sequential(tmp_path: Path) -> Non
 
 
 def test_provider_limit_is_the_only_cap_on_calls_in_flight(tmp_path: Path) -> None:
-    from negotiation.plan import RateLimit
+    from negotiation.runs.specs import RateLimit
 
     with FakeLLMServer(replies(seed=8), delay_s=0.3) as server:
         plan = _plan(server.openai_base_url, tmp_path, 12, 12, rounds=1)
@@ -140,8 +140,8 @@ def test_sigkill_then_rerun_completes_and_keeps_finished_sessions(tmp_path: Path
 
 def test_ray_executor_matches_asyncio(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from negotiation.ray_executor import run_jobs_ray
-    from negotiation.sweep import prepare
+    from negotiation.runs.ray_executor import run_jobs_ray
+    from negotiation.runs.sweep import prepare
 
     settings = RunSettings(model="scripted:rational", rounds=6, seed=11)
     specs = tuple(SessionSpec(game=BASE, settings=settings, index=i) for i in range(4))
@@ -169,7 +169,7 @@ def test_env_untouched() -> None:
 
 def test_run_experiment_file_dry_run_and_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from negotiation.cli import main
+    from negotiation_cli import main
 
     monkeypatch.chdir(tmp_path)
     smoke = ROOT / "experiments" / "smoke.yaml"
@@ -187,7 +187,7 @@ def test_run_experiment_file_dry_run_and_rerun(tmp_path: Path, monkeypatch: pyte
 
 
 def test_max_cost_stops_launching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from negotiation.cli import main
+    from negotiation_cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "prices.yaml").write_text(

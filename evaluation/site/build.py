@@ -26,7 +26,7 @@ from evaluation.site.games import GameView, game_view, scoring_key
 from evaluation.site.render import environment, write_page
 from evaluation.site.runs import LoadedLog, RunInfo, load_run
 from evaluation.site.sessions import SessionView, session_view
-from negotiation.costs import PriceTable, default_prices_path, load_prices
+from negotiation.runs.costs import PriceTable, default_prices_path, load_prices
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from negotiation.game import Scoring
+from negotiation.core.game import Scoring
 
 if TYPE_CHECKING:
     from evaluation.site.sessions import DealCheck

@@ -2,7 +2,7 @@
 
 A log carries the score sheets and thresholds of the game as played (party subsets and
 incentive overrides included), so the page never needs the game folder. The figures are the
-ones ``check`` reports (``negotiation.analysis.analyse`` with ``>=`` and with ``>``);
+ones ``check`` reports (``negotiation.core.deal_space.analyse`` with ``>=`` and with ``>``);
 games with more than ``MAX_DEALS`` deals are not enumerated.
 """
 
@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from negotiation.analysis import MAX_DEALS, Analysis, analyse
-from negotiation.checking import STRICT
-from negotiation.game import Scoring
-from negotiation.records import SessionLog
-from negotiation.rules import DEFAULT_POLICY, score
+from negotiation.core.deal_space import MAX_DEALS, Analysis, analyse
+from negotiation.games.check import STRICT
+from negotiation.core.game import Scoring
+from negotiation.logs.records import SessionLog
+from negotiation.core.rules import DEFAULT_POLICY, score
 
 PARETO_SHOWN = 200
 

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from evaluation.aggregate import EvalOptions, SessionResult, evaluate_run, summarize
 from evaluation.readers import ReadOptions, RunData, read_run
-from negotiation.costs import CostTotals, PriceTable, run_cost
-from negotiation.errors import ConfigError
-from negotiation.export_ld import session_files
-from negotiation.records import SessionLog, load_log
+from negotiation.runs.costs import CostTotals, PriceTable, run_cost
+from negotiation.core.errors import ConfigError
+from evaluation.exports.ld import session_files
+from negotiation.logs.records import SessionLog, load_log
 
 
 @dataclass(frozen=True)

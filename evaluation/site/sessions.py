@@ -1,8 +1,8 @@
 """The view of one session page: turns in order, the oracle view of every deal, the outcomes.
 
 The *oracle view* of a deal is every party's score for it next to that party's minimum
-(``negotiation.rules.score`` / ``accepts`` under the rules core), plus whether the deal would
-pass by thresholds (``negotiation.rules.agreement``). Text is kept raw here: the templates
+(``negotiation.core.rules.score`` / ``accepts`` under the rules core), plus whether the deal would
+pass by thresholds (``negotiation.core.rules.agreement``). Text is kept raw here: the templates
 escape it.
 """
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from evaluation.leakage import detect_leak
 from evaluation.site.charts import Chart, score_chart
-from negotiation.errors import DealError
-from negotiation.game import Scoring
-from negotiation.records import SessionLog, TurnRecord
-from negotiation.rules import accepts, agreement, parse_deal, score
+from negotiation.core.errors import DealError
+from negotiation.core.game import Scoring
+from negotiation.logs.records import SessionLog, TurnRecord
+from negotiation.core.rules import accepts, agreement, parse_deal, score
 
 _DEAL_TAG = re.compile(r"<DEAL>.*?</DEAL>", re.IGNORECASE | re.DOTALL)
 

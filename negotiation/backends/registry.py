@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from negotiation.backends.base import Backend
-from negotiation.errors import ConfigError
-from negotiation.game import Scoring
+from negotiation.core.errors import ConfigError
+from negotiation.core.game import Scoring
 
 DEFAULT_SPEC = "llamacpp:smollm2"
 
@@ -25,8 +25,8 @@ PROVIDERS: MappingProxyType[str, str] = MappingProxyType({
     "gemini": "negotiation.backends.gemini_backend:create",
     "hf": "negotiation.backends.hf_backend:create",
     "llamacpp": "negotiation.backends.llamacpp_backend:create",
-    "scripted": "negotiation.backends.scripted:create",
-    "human": "negotiation.backends.human:create",
+    "scripted": "negotiation.agents.scripted:create",
+    "human": "negotiation.agents.human:create",
 })
 
 

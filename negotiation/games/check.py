@@ -1,0 +1,94 @@
+"""``check``: validate a game and summarise its analysis as a JSON-ready dict and as text.
+
+The JSON keys (name, parties, issues, deals, feasible, unanimous, …) are a contract other
+tools rely on; add keys, never rename them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from negotiation.core.deal_space import MAX_DEALS, Analysis, analyse
+from negotiation.core.game import Game
+from negotiation.protocol.prompting import PromptBuilder
+from negotiation.core.rules import DEFAULT_POLICY, RulePolicy
+
+STRICT = RulePolicy(strict=True)
+
+
+def notes(game: Game) -> list[str]:
+    """Facts a game author should know that are not errors (chair without veto, …)."""
+    out = list(game.warnings)
+    scoring = game.scoring
+    if not scoring.has_p1:
+        out.append(f"no party is p1: {scoring.proposer.name} (first in config.txt) chairs the "
+                   "talks, opening and closing without a veto")
+    if not game.initial_deal_given:
+        out.append(f"no initial_deal.txt: the opening deal is {scoring.proposer.name}'s best deal "
+                   f"{game.initial_deal}")
+    builder = PromptBuilder(game)
+    for party in scoring.parties:
+        if builder.incentive_template(party) is None:
+            out.append(f"incentive {party.incentive!r} of {party.name} has no template "
+                       f"incentives/{party.incentive}.j2: the party gets its brief only")
+    return out
+
+
+def _analysis_json(a: Analysis) -> dict[str, Any]:
+    return {
+        "acceptable": a.acceptable,
+        "pareto": [str(d) for d in a.pareto],
+        "welfare_deal": str(a.welfare_deal) if a.welfare_deal else None,
+        "nash_deal": str(a.nash_deal) if a.nash_deal else None,
+    }
+
+
+def summary(game: Game) -> dict[str, Any]:
+    """The ``check --json`` object."""
+    scoring = game.scoring
+    n = scoring.n_deals()
+    result: dict[str, Any] = {
+        "name": game.name,
+        "path": str(scoring.path),
+        "parties": [{"name": p.name, "role": p.role, "incentive": p.incentive,
+                     "minimum": p.minimum, "model": p.model} for p in scoring.parties],
+        "issues": [{"name": i.letter, "options": i.n_options} for i in scoring.issues],
+        "initial_deal": str(game.initial_deal),
+        "deals": n,
+        "feasible": None,
+        "unanimous": None,
+        "analysis": None,
+        "notes": notes(game),
+    }
+    if n > MAX_DEALS:
+        result["analysis_message"] = f"{n:,} deals exceed the analysis limit of {MAX_DEALS:,}"
+        return result
+    loose, strict = analyse(scoring, DEFAULT_POLICY), analyse(scoring, STRICT)
+    result["feasible"] = {">=": loose.feasible, ">": strict.feasible}
+    result["unanimous"] = {">=": loose.unanimous, ">": strict.unanimous}
+    result["analysis"] = {">=": _analysis_json(loose), ">": _analysis_json(strict)}
+    return result
+
+
+def render_text(s: dict[str, Any]) -> str:
+    """A human-readable version of ``summary``."""
+    lines = [f"game {s['name']} ({s['path']})",
+             "issues: " + ", ".join(f"{i['name']} ({i['options']} options)" for i in s["issues"]),
+             "parties:"]
+    lines += [f"  {p['name']:<32} {p['role']:<7} {p['incentive']:<15} minimum {p['minimum']}"
+              for p in s["parties"]]
+    lines.append(f"initial deal: {s['initial_deal']}")
+    lines.append(f"deals: {s['deals']:,}")
+    if s["feasible"] is None:
+        lines.append(f"analysis: not enumerated ({s['analysis_message']})")
+    else:
+        for cmp in (">=", ">"):
+            f, u, d = s["feasible"][cmp], s["unanimous"][cmp], s["deals"]
+            a = s["analysis"][cmp]
+            lines.append(f"with {cmp:<2}: feasible {f} ({100 * f / d:.1f}%), unanimous {u}, "
+                         f"Pareto-optimal feasible {len(a['pareto'])}, welfare deal "
+                         f"{a['welfare_deal']}, Nash deal {a['nash_deal']}")
+        lines.append("acceptable deals per party (>=): " + ", ".join(
+            f"{k} {v}" for k, v in s["analysis"][">="]["acceptable"].items()))
+    lines += [f"note: {n}" for n in s["notes"]]
+    return "\n".join(lines)

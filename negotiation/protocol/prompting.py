@@ -1,0 +1,201 @@
+"""Renders every prompt from Jinja2 templates in a sandbox.
+
+Game folders may come from strangers and may override templates (their ``prompts/`` folder), so
+templates run in a ``SandboxedEnvironment`` with ``StrictUndefined``: an unknown variable or a
+forbidden attribute is a ``TemplateError``, never silent text. Game and model text is passed
+in as data and is never itself rendered as a template.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from negotiation.core.errors import TemplateError
+from negotiation.core.game import Game, Party
+from negotiation.core.rules import UNANIMITY_BONUS, required_supporters
+
+LIBRARY_PROMPTS = Path(__file__).resolve().parent / "prompts"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One public message as shown in a round prompt."""
+
+    speaker: str
+    text: str
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``plural(5, "party", "parties")`` -> ``"5 parties"``; ``plural(1, "party")`` -> ``"1 party"``."""
+    word = singular if n == 1 else (plural_form or singular + "s")
+    return f"{n} {word}"
+
+
+@functools.lru_cache(maxsize=64)
+def make_environment(game_prompts: Path | None = None) -> SandboxedEnvironment:
+    """A sandboxed environment reading the game's templates first, then the library's
+    (cached per prompts folder: compiling the templates costs ~20 ms)."""
+    loaders: list[jinja2.BaseLoader] = []
+    if game_prompts is not None:
+        loaders.append(jinja2.FileSystemLoader(str(game_prompts)))
+    loaders.append(jinja2.FileSystemLoader(str(LIBRARY_PROMPTS)))
+    env = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                               autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=False)
+    env.filters["plural"] = plural
+    env.globals["plural"] = plural
+    return env
+
+
+def template_exists(env: jinja2.Environment, name: str) -> bool:
+    """Whether a template (e.g. ``incentives/greedy.j2``) exists in the game or library."""
+    try:
+        env.get_template(name)
+    except jinja2.TemplateNotFound:
+        return False
+    return True
+
+
+def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    """Render a template, turning every Jinja2 failure into a ``TemplateError``."""
+    try:
+        return env.get_template(name).render(**context).strip() + "\n"
+    except jinja2.TemplateNotFound as err:
+        raise TemplateError(f"template {err.name!r} not found") from None
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError(f"{err.filename or name}:{err.lineno}: {err.message}") from None
+    except jinja2.UndefinedError as err:
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: undefined variable: {err.message}") from None
+    except SecurityError as err:
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: forbidden by the template sandbox: {err}") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError) as err:
+        where = _failing_template(err, name)
+        raise TemplateError(f"{where}: template failed: {type(err).__name__}: {err}") from None
+
+
+def _failing_template(err: BaseException, default: str) -> str:
+    """The template file (and line) where a rendering error happened, from the traceback."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
+    if not frames:
+        return default
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
+
+
+def mark_self(global_text: str, name: str, colleagues: int = 0) -> str:
+    """Every ``"Name"`` of the party itself becomes ``"Name" (represented by you)`` (``by you
+    and your colleague(s)`` when it has several representatives)."""
+    who = "you" if not colleagues else \
+        f"you and your {'colleague' if colleagues == 1 else f'{colleagues} colleagues'}"
+    return global_text.replace(f'"{name}"', f'"{name}" (represented by {who})')
+
+
+def party_context(game: Game, party: Party, speaker: str | None = None) -> dict[str, Any]:
+    """Variables shared by every template rendered for ``party`` (as ``speaker``, one of its
+    representatives, when it has several)."""
+    scoring = game.scoring
+    others = [p.name for p in scoring.parties if p.name != party.name]
+    target = scoring.target
+    me = speaker or party.speakers[0]
+    return {
+        "me": {"name": me, "party": party.name, "role": party.role, "incentive": party.incentive,
+               "minimum": party.minimum, "is_proposer": party.name == scoring.proposer.name,
+               "colleagues": [s for s in party.speakers if s != me]},
+        "others": others,
+        "n_parties": len(scoring.parties),
+        "n_others": len(others),
+        "proposer": scoring.proposer.name,
+        "has_p1": scoring.has_p1,
+        "vetoes": [p.name for p in scoring.vetoes],
+        "required": required_supporters(scoring),
+        "target": target.name if target is not None else None,
+        "bonus": UNANIMITY_BONUS,
+        "issues": [{"letter": i.letter, "n_options": i.n_options,
+                    "options": [i.option_name(k) for k in range(1, i.n_options + 1)]}
+                   for i in scoring.issues],
+        "initial_deal": str(game.initial_deal),
+    }
+
+
+class PromptBuilder:
+    """Renders the prompts of one game; one instance per game (templates are cached)."""
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        self.env = make_environment(game.prompts_dir)
+
+    def _context(self, party: Party, speaker: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {**party_context(self.game, party, speaker), **extra}
+
+    def incentive_template(self, party: Party) -> str | None:
+        """``incentives/<name>.j2`` if the game or library has it, else None."""
+        name = f"incentives/{party.incentive}.j2"
+        return name if template_exists(self.env, name) else None
+
+    def initial(self, party: Party, speaker: str | None = None) -> str:
+        """The system prompt: global instructions, brief, rules, incentive, vetoes."""
+        return render(self.env, "initial.j2", self._context(
+            party, speaker,
+            global_instructions=mark_self(self.game.global_instructions, party.name,
+                                          party.count - 1).strip(),
+            brief=self.game.briefs[party.name].strip(),
+            incentive_template=self.incentive_template(party),
+        ))
+
+    def round(self, party: Party, history: Sequence[HistoryEntry], plan: str,
+              final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None) -> str:
+        """The per-turn user message: history window, own plan, reasoning and format."""
+        scratch = f"scratchpads/{party.incentive}.j2"
+        if not template_exists(self.env, scratch):
+            scratch = "scratchpads/default.j2"
+        me = speaker or party.speakers[0]
+        return render(self.env, "round.j2", self._context(
+            party, me, history=self._history(me, history), summaries=list(summaries),
+            plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch))
+
+    def opening(self, party: Party) -> str:
+        """p1's round-0 prompt: present the opening deal."""
+        return render(self.env, "opening.j2", self._context(party))
+
+    def final(self, party: Party, history: Sequence[HistoryEntry], plan: str,
+              summaries: Sequence[str] = ()) -> str:
+        """p1's final prompt: state the official deal put to the vote."""
+        me = party.speakers[0]
+        return render(self.env, "final.j2", self._context(
+            party, me, history=self._history(me, history), plan=plan.strip(),
+            summaries=list(summaries)))
+
+    def _history(self, me: str, history: Sequence[HistoryEntry]) -> list[dict[str, str]]:
+        return [{"speaker": f"You ({me})" if h.speaker == me else h.speaker, "text": h.text}
+                for h in history]
+
+    def _neutral(self, name: str, **extra: Any) -> str:
+        return render(self.env, name, {"parties": [p.name for p in self.game.parties], **extra})
+
+    def summarizer(self, previous: str, history: Sequence[HistoryEntry]) -> tuple[str, str]:
+        """(system, user) messages asking the summarizer for a neutral running summary."""
+        entries = [{"speaker": h.speaker, "text": h.text} for h in history]
+        return (self._neutral("summarizer_system.j2"),
+                self._neutral("summarizer.j2", previous=previous, history=entries))
+
+    def moderator(self, history: Sequence[HistoryEntry], previous: str,
+                  candidates: Sequence[str]) -> tuple[str, str]:
+        """(system, user) messages asking the moderator who speaks next."""
+        entries = [{"speaker": h.speaker, "text": h.text} for h in history]
+        return (self._neutral("moderator_system.j2"),
+                self._neutral("moderator.j2", history=entries, previous=previous,
+                              candidates=list(candidates)))
+
+    def vote(self, party: Party, deal: str, own_score: int) -> str:
+        """The vote prompt: the final deal with the party's own score for it."""
+        return render(self.env, "vote.j2", self._context(party, deal=deal, own_score=own_score))
+

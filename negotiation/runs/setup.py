@@ -1,0 +1,178 @@
+"""Setting up sessions: model assignment, stable ids, new logs, backends, resume.
+
+This is the glue between a run configuration (CLI flags today, YAML sweeps later) and the
+round engine. Session ids derive from the configuration and the session index, so running the
+same configuration again finds the same files and resumes or skips them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from negotiation import __version__
+from negotiation.backends.base import Backend, GenerateConfig
+from negotiation.backends.registry import ModelSpec, create_backend, legacy_to_spec, parse_spec
+from negotiation.protocol.engine import derive_seed
+from negotiation.core.errors import ConfigError
+from negotiation.core.game import Game
+from negotiation.protocol.speakers import POLICIES, SpeakerContext, static_order
+from negotiation.protocol.prompting import PromptBuilder
+from negotiation.logs.records import GameRef, PartyRecord, SessionLog
+from negotiation.logs.clock import now_iso
+
+PACKAGES = ("openai", "google-genai", "llama_cpp_python", "transformers", "torch", "pydantic",
+            "jinja2", "numpy")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that defines one condition of a run (sessions differ only by index)."""
+
+    model: str | None = None
+    party_models: Mapping[str, str] = field(default_factory=dict)
+    rounds: int | None = None
+    window: int = 6
+    vote: bool = True
+    seed: int = 0
+    generation: GenerateConfig = field(default_factory=GenerateConfig)
+    base_url: str | None = None
+    order: str = "paper"
+    moderator_model: str | None = None
+    memory: str = "window"
+    summary_every: int | None = None
+    summarizer_model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rounds is not None and self.rounds < 0:
+            raise ConfigError("--rounds must be >= 0")
+        if self.window < 0:
+            raise ConfigError("--window must be >= 0")
+        if self.order not in POLICIES:
+            raise ConfigError(f"--order must be one of {', '.join(POLICIES)}")
+        if self.memory not in ("window", "summary"):
+            raise ConfigError("--memory must be window or summary")
+        if self.summary_every is not None and self.summary_every < 1:
+            raise ConfigError("--summary-every must be >= 1")
+        if self.order == "moderator" and not self.moderator_model:
+            raise ConfigError("--order moderator needs --moderator-model SPEC")
+        if self.memory == "summary" and not self.summarizer_model:
+            raise ConfigError("--memory summary needs --summarizer-model SPEC")
+
+    def helpers(self) -> dict[str, str]:
+        """Model specs of the helper roles this configuration uses."""
+        out = {}
+        if self.order == "moderator" and self.moderator_model:
+            out["moderator"] = str(parse_spec(self.moderator_model))
+        if self.memory == "summary" and self.summarizer_model:
+            out["summarizer"] = str(parse_spec(self.summarizer_model))
+        return out
+
+
+def assign_models(game: Game, settings: RunSettings) -> dict[str, ModelSpec]:
+    """Which model each party gets: ``--party-model`` > ``--model`` > config.txt > default."""
+    names = {p.name for p in game.parties}
+    unknown = sorted(set(settings.party_models) - names)
+    if unknown:
+        raise ConfigError(f"--party-model names {unknown[0]!r}, which is not a party of "
+                          f"{game.name} (parties: {', '.join(p.name for p in game.parties)})")
+    out: dict[str, ModelSpec] = {}
+    for party in game.parties:
+        chosen = settings.party_models.get(party.name) or settings.model or party.model
+        out[party.name] = parse_spec(legacy_to_spec(chosen))
+    return out
+
+
+def game_hash(folder: Path) -> str:
+    """SHA-256 over every file of a game folder (relative path and content)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings,
+               index: int) -> str:
+    """A stable id from the configuration and the session index."""
+    key = {
+        "game": game_hash(game.scoring.path), "models": {k: str(v) for k, v in models.items()},
+        "incentives": {p.name: p.incentive for p in game.parties}, "rounds": settings.rounds,
+        "window": settings.window, "vote": settings.vote, "seed": settings.seed,
+        "generation": settings.generation.to_record(), "index": index,
+    }
+    if settings.order != "paper" or settings.memory != "window":
+        key.update(order=settings.order, memory=settings.memory,
+                   summary_every=settings.summary_every, helpers=settings.helpers())
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    out = {"negotiation": __version__, "python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return tuple(out.items())
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the harness, Python and the SDKs that are installed (read once)."""
+    return dict(_versions())
+
+
+def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, run_name: str,
+            index: int) -> SessionLog:
+    """A fresh session log with parties, prompts and speaking order, no turns yet."""
+    scoring = game.scoring
+    rounds = settings.rounds if settings.rounds is not None else 4 * len(scoring.speakers)
+    seed = derive_seed(settings.seed, index) if index else settings.seed
+    builder = PromptBuilder(game)
+    names = list(scoring.speakers)
+    context = SpeakerContext(tuple(names), scoring.proposer.speakers[0], rounds, seed)
+    parties = [PartyRecord(name=p.name, file_name=p.file_name, role=p.role, incentive=p.incentive,
+                           model=str(models[p.name]), generation=settings.generation.to_record(),
+                           scores=[list(r) for r in p.scores], minimum=p.minimum,
+                           initial_prompt=builder.initial(p),
+                           representatives={s: builder.initial(p, s) for s in p.speakers
+                                            if p.count > 1}) for p in scoring.parties]
+    return SessionLog(
+        session_id=session_id(game, models, settings, index), run_name=run_name,
+        session_index=index,
+        game=GameRef(name=game.name, path=str(scoring.path.resolve()),
+                     content_hash=game_hash(scoring.path)),
+        issues=[{"letter": i.letter, "n_options": i.n_options} for i in scoring.issues],
+        parties=parties, proposer=scoring.proposer.name, seed=seed, rounds=rounds,
+        window=settings.window, vote=settings.vote,
+        order=static_order(settings.order, context), order_policy=settings.order,
+        memory=settings.memory, helpers=settings.helpers(),
+        summary_every=(settings.summary_every or len(names)) if settings.memory == "summary" else 0,
+        created_at=now_iso(), package_versions=package_versions())
+
+
+def make_backends(game: Game, log: SessionLog, base_url: str | None,
+                  cache: dict[str, Backend] | None = None) -> dict[str, Backend]:
+    """One backend per party; parties with the same (non-scripted) spec share one."""
+    shared = cache if cache is not None else {}
+    out: dict[str, Backend] = {}
+    roles = [(p.name, p.model) for p in log.parties]
+    roles += [(f"@{role}", spec) for role, spec in log.helpers.items()]
+    for name, model in roles:
+        spec = parse_spec(model)
+        if spec.provider == "scripted":
+            if name.startswith("@"):
+                raise ConfigError(f"scripted models cannot play the {name[1:]}")
+            out[name] = create_backend(spec, scoring=game.scoring, party=name)
+            continue
+        key = f"{spec}|{base_url}"
+        if key not in shared:
+            shared[key] = create_backend(spec, base_url=base_url)
+        out[name] = shared[key]
+    return out

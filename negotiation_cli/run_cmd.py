@@ -1,0 +1,171 @@
+"""The default command (run negotiations) and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from negotiation.backends.base import GenerateConfig
+from negotiation_cli.game_cmds import add_games_dir
+from negotiation_cli.progress import TurnPrinter
+from negotiation_cli.session_report import print_report
+from negotiation.core.errors import ConfigError
+from negotiation.games.loader import load_game, resolve_game_path
+from negotiation.runs.specs import ExperimentPlan, SessionSpec
+from negotiation.runs.setup import RunSettings
+from negotiation.runs.sweep import Job, prepare, resume_jobs, run_jobs
+from negotiation.logs.clock import stamp
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rhs = value.partition("=")
+        if not sep or not name.strip() or not rhs.strip():
+            raise ConfigError(f"{flag} expects \"Name=VALUE\", got {value!r}")
+        out[name.strip()] = rhs.strip()
+    return out
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    """Parser of ``python main.py [--game GAME] …``."""
+    p = argparse.ArgumentParser(prog="negotiation", description="Run negotiation sessions. "
+                                "Subcommands: games, check, prompt, export (see CMD --help).")
+    p.add_argument("--game", default="base", help="game folder name or path (default base)")
+    add_games_dir(p)
+    p.add_argument("--model", help="model spec for every party, e.g. openai:gpt-4o")
+    p.add_argument("--party-model", action="append", default=[], metavar="NAME=SPEC")
+    p.add_argument("--incentive", action="append", default=[], metavar="NAME=INCENTIVE")
+    p.add_argument("--rounds", type=int, help="discussion turns (default 4 x parties)")
+    p.add_argument("--window", type=int, default=6, help="public messages shown (default 6)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--max-tokens", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sessions", type=int, default=1, help="sessions of this condition")
+    p.add_argument("--out", type=Path, default=Path("logs"), help="output folder (default logs/)")
+    p.add_argument("--name", help="run name (default GAME-TIMESTAMP); reuse it to resume")
+    p.add_argument("--resume", type=Path, help="continue a session file or every unfinished "
+                   "session of a run folder")
+    p.add_argument("--no-vote", action="store_true", help="skip the vote phase (as the paper)")
+    p.add_argument("--base-url", help="base URL for openai: models (OpenAI-compatible server)")
+    p.add_argument("--concurrency", type=int, default=1, help="sessions run at once (default 1)")
+    p.add_argument("--order", default="paper", choices=("paper", "round-robin", "random",
+                                                         "moderator"), help="speaker selection")
+    p.add_argument("--moderator-model", metavar="SPEC", help="model of the moderator")
+    p.add_argument("--memory", default="window", choices=("window", "summary"),
+                   help="summary: running summaries of the discussion plus the window")
+    p.add_argument("--summary-every", type=int, metavar="K",
+                   help="summarise every K discussion turns (default: number of parties)")
+    p.add_argument("--summarizer-model", metavar="SPEC", help="model of the summarizer")
+    p.add_argument("--quiet", action="store_true", help="no per-turn progress")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    """Run settings from parsed flags (invalid values become ConfigError)."""
+    if args.sessions < 1:
+        raise ConfigError("--sessions must be >= 1")
+    try:
+        generation = GenerateConfig(temperature=args.temperature, top_p=args.top_p,
+                                    top_k=args.top_k, max_tokens=args.max_tokens)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return RunSettings(model=args.model, party_models=_pairs(args.party_model, "--party-model"),
+                       rounds=args.rounds, window=args.window, vote=not args.no_vote,
+                       seed=args.seed, generation=generation, base_url=args.base_url,
+                       order=args.order, moderator_model=args.moderator_model,
+                       memory=args.memory, summary_every=args.summary_every,
+                       summarizer_model=args.summarizer_model)
+
+
+def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job]]:
+    if args.resume is not None:
+        jobs = resume_jobs(args.resume, args.games_dir)
+        run_dir = args.resume if args.resume.is_dir() else args.resume.parent
+        plan = ExperimentPlan(name=run_dir.name, out=run_dir.parent, sessions=(),
+                              concurrency=args.concurrency)
+        return plan, jobs
+    settings = settings_from(args)
+    incentives = _pairs(args.incentive, "--incentive")
+    path = resolve_game_path(args.game, args.games_dir)
+    game = load_game(path, incentives)
+    for warning in game.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    specs = tuple(SessionSpec(game=path, settings=settings, index=i, incentives=incentives,
+                              label=f"{game.name} #{i}") for i in range(args.sessions))
+    plan = ExperimentPlan(name=args.name or f"{game.name}-{stamp()}", out=args.out,
+                          sessions=specs, concurrency=args.concurrency)
+    return plan, prepare(plan)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run (or resume) the sessions and print a report for each; exit 1 if any failed."""
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be >= 1")
+    plan, jobs = _plan(args)
+    for job in jobs:
+        if job.log.status == "complete":
+            print(f"session {job.log.session_id} already complete: {job.path}", file=sys.stderr)
+    printer = TurnPrinter(quiet=args.quiet)
+    try:
+        summary = run_jobs(plan, jobs, printer)
+    except KeyboardInterrupt:
+        print(f"interrupted: completed turns are saved; rerun the same command (or --resume "
+              f"{plan.run_dir}) to continue", file=sys.stderr)
+        return 130
+    for job in jobs:
+        if job.log.status == "complete":
+            print_report(job.log, job.path)
+        else:
+            print(f"error: session {job.log.session_id} {job.log.status}: {job.log.error} "
+                  f"(log: {job.path})", file=sys.stderr)
+    return 1 if summary["failed"] or summary["unfinished"] else 0
+
+
+def add_export(p: argparse.ArgumentParser) -> None:
+    """Options of ``export``."""
+    p.add_argument("run", type=Path, help="run folder (read recursively) or session file")
+    p.add_argument("--format", choices=("ld", "csv", "jsonl", "parquet", "sft", "preference"),
+                   required=True,
+                   help="ld: the paper code's history_*.json layout; csv, jsonl, parquet: "
+                   "turns, sessions and parties tables (docs/exports.md); sft, preference: "
+                   "training data (docs/extensions.md)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--prices", type=Path, help="price table for cost estimates (default "
+                   "./prices.yaml, else the shipped example table)")
+    p.add_argument("--no-formula-guard", action="store_true", help="csv: do not prefix "
+                   "text cells starting with = + - @ with ' (only for non-spreadsheet readers)")
+    from evaluation.exports.training import add_training_arguments
+
+    add_training_arguments(p)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export session logs to another layout."""
+    from evaluation.exports.training import TRAINING_FORMATS, export_training_cli
+
+    if args.format in TRAINING_FORMATS:
+        return export_training_cli(args)
+    if args.format == "ld":
+        from evaluation.exports.ld import export_ld
+
+        written = export_ld(args.run, args.out)
+        print(f"wrote {len(written)} session(s) to {args.out}")
+        return 0
+    from negotiation.runs.costs import PriceTable, default_prices_path, format_cost, load_prices
+    from evaluation.exports.tables import export_tables
+
+    prices = args.prices or default_prices_path()
+    table = load_prices(prices) if prices is not None else PriceTable()
+    result = export_tables(args.run, args.out, args.format, table, not args.no_formula_guard)
+    print(f"wrote {result.turns} turn(s), {result.sessions} session(s), {result.parties} "
+          f"party row(s): {', '.join(str(p) for p in result.paths)}")
+    print(f"tokens {result.totals.input_tokens} in, {result.totals.output_tokens} out; "
+          f"estimated cost {format_cost(result.totals)}")
+    if table.example:
+        print(f"note: prices from the EXAMPLE table {prices} (as of {table.as_of}); "
+              "edit it before trusting cost estimates", file=sys.stderr)
+    return 0
