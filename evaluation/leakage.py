@@ -189,9 +189,10 @@ async def _ask(backend: object, item: JudgeItem) -> bool | None:
 
 
 async def _judge_missing(spec: str, items: list[JudgeItem]) -> list[bool | None | Exception]:
-    from negotiation.backends.registry import create_backend, parse_spec
+    from negotiation.agents.specs import parse_model_spec
+    from negotiation.backends.registry import create_backend
 
-    backend = create_backend(parse_spec(spec))
+    backend = create_backend(parse_model_spec(spec))
     try:
         return list(await asyncio.gather(*(_ask(backend, i) for i in items),
                                          return_exceptions=True))

@@ -12,9 +12,11 @@ Formats are detected per file from the JSON content:
   ``voting_sessions``); it carries no scores, so the game comes from ``--game`` (or a
   ``config.txt`` beside it).
 
-Folders are read recursively; in a folder only ``session-*.json``, ``history*.json`` and
-``answers*.json`` are considered (``full_conversation*.json`` is ignored); a file named
-explicitly is detected by content whatever its name. A file that cannot be read, or that names
+Folders are read recursively; in a folder only ``session-*.json`` (and the journals of
+unfinished sessions, ``session-*.jsonl``), ``history*.json`` and ``answers*.json`` are
+considered (``full_conversation*.json`` is ignored); a file named explicitly is detected by
+content whatever its name. Native logs are read by the one loader
+(``negotiation.logs.reading``), with its file-safety rules, validation and duplicate handling. A file that cannot be read, or that names
 a speaker absent from the game, raises ``ReadError``; ``read_run`` records it and goes on.
 """
 
@@ -23,8 +25,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from evaluation.ld_formats import read_answers, read_history
 from evaluation.sessiondata import (
@@ -37,26 +37,39 @@ from evaluation.sessiondata import (
     check_speakers,
 )
 from negotiation.core.errors import GameFormatError
+from negotiation.core.files import UnsafeFileError, log_file_limit, read_inside
 from negotiation.core.game import Scoring
+from negotiation.core.phases import Phase
 from negotiation.games.loader import load_scoring
+from negotiation.logs.journal import JOURNAL_SUFFIX
+from negotiation.logs.reading import (
+    JOURNAL_GLOB,
+    LOG_GLOB,
+    LogReadError,
+    find_logs,
+    load_logs,
+    parse_log,
+    read_log,
+)
 from negotiation.logs.records import SessionLog
 
 __all__ = ["FORMATS", "Ballot", "ReadError", "ReadOptions", "RunData", "SessionData", "Utterance",
-           "detect_format", "find_files", "read_file", "read_native", "read_run"]
+           "detect_format", "find_files", "from_log", "read_file", "read_native", "read_run"]
 
 FORMATS: tuple[str, ...] = ("native", "ld-history", "ld-answers")
-FOLDER_PATTERNS: tuple[str, ...] = ("session-*.json", "history*.json", "answers*.json")
+NATIVE_PATTERNS: tuple[str, ...] = (LOG_GLOB, JOURNAL_GLOB)
+LD_PATTERNS: tuple[str, ...] = ("history*.json", "answers*.json")
 IGNORED_PREFIXES: tuple[str, ...] = ("full_conversation",)
 
 
-def find_files(path: Path) -> list[Path]:
-    """Log files under a folder (recursively, by name pattern) or the one file given."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ReadError(path, "no such file or folder")
-    found = {f for pattern in FOLDER_PATTERNS for f in path.rglob(pattern) if f.is_file()}
-    return sorted(f for f in found if not f.name.startswith(IGNORED_PREFIXES))
+def find_files(path: Path, problems: list[str] | None = None,
+               patterns: tuple[str, ...] = NATIVE_PATTERNS + LD_PATTERNS) -> list[Path]:
+    """Log files under a folder (by name pattern, every format), or the one file given."""
+    try:
+        files = find_logs(path, patterns, problems)
+    except LogReadError as err:
+        raise ReadError(path, err.reason) from None
+    return [f for f in files if not f.name.startswith(IGNORED_PREFIXES)]
 
 
 def detect_format(data: Any) -> str | None:
@@ -76,13 +89,18 @@ def detect_format(data: Any) -> str | None:
     return None
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path, root: Path) -> tuple[Any, bytes]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
+        raw = read_inside(path, root, log_file_limit())
+        return json.loads(raw), raw
+    except UnsafeFileError as err:
+        raise ReadError(path, err.reason) from None
+    except UnicodeDecodeError as err:
         raise ReadError(path, f"cannot read: {err}") from None
     except json.JSONDecodeError as err:
         raise ReadError(path, f"not valid JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise ReadError(path, "JSON nested too deeply") from None
 
 
 def _game_beside(path: Path, root: Path, cache: dict[Path, Scoring]) -> Scoring | None:
@@ -101,40 +119,50 @@ def _game_beside(path: Path, root: Path, cache: dict[Path, Scoring]) -> Scoring 
         folder = folder.parent
 
 
-def read_native(path: Path, data: Any, options: ReadOptions) -> SessionData:
-    """A native session log."""
-    try:
-        log = SessionLog.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ReadError(path, f"invalid session log ({where}: {first['msg']})") from None
+def from_log(path: Path, log: SessionLog, options: ReadOptions) -> SessionData:
+    """A native session log (or unfinished journal) in normalized form."""
     scoring = options.game or log.scoring()
-    check_speakers(path, scoring, [t.party for t in log.turns] + [log.proposer])
+    check_speakers(path, scoring, [t.party for t in log.turns if t.phase.is_party]
+                   + [log.proposer])
     utterances = tuple(
         Utterance(t.index, t.party, t.phase, t.public, t.scratchpad, t.format_ok,
-                  t.input_tokens, t.output_tokens) for t in log.turns if t.phase != "vote")
+                  t.input_tokens, t.output_tokens) for t in log.turns if t.phase.is_public)
     ballots = tuple(
         Ballot(t.party, t.vote, None if t.finish_reason == "skipped" else t.format_ok,
-               t.input_tokens, t.output_tokens) for t in log.turns if t.phase == "vote")
+               t.input_tokens, t.output_tokens) for t in log.turns if t.phase is Phase.VOTE)
     vote_passes = log.vote_outcome.passes if log.vote and log.vote_outcome else None
     return SessionData(path, "native", scoring, log.status == "complete", utterances, ballots,
                        vote_passes, log.seed, log.session_index, log.run_name,
-                       {p.name: p.model for p in log.parties})
+                       {p.name: p.model for p in log.parties}, log=log)
+
+
+def read_native(path: Path, raw: bytes, options: ReadOptions) -> SessionData:
+    """A native session log from its bytes (validated like every loaded log)."""
+    try:
+        log = parse_log(raw, path)
+    except LogReadError as err:
+        raise ReadError(path, err.reason) from None
+    return from_log(path, log, options)
 
 
 def read_file(path: Path, options: ReadOptions, root: Path | None = None,
               cache: dict[Path, Scoring] | None = None) -> SessionData:
     """Read one log file of any format (``ReadError`` when it cannot be evaluated)."""
-    data = _load_json(path)
+    root = (root or path.parent).resolve()
+    if path.suffix == JOURNAL_SUFFIX:
+        try:
+            return from_log(path, read_log(path, root), options)
+        except LogReadError as err:
+            raise ReadError(path, err.reason) from None
+    data, raw = _load_json(path, root)
     kind = detect_format(data)
     if kind is None:
         raise ReadError(path, "not a session log of a known format "
                         "(native, ld-history, ld-answers)")
     if kind == "native":
-        return read_native(path, data, options)
+        return read_native(path, raw, options)
     scoring = options.game or _game_beside(
-        path, root or path.parent, cache if cache is not None else {})
+        path, root, cache if cache is not None else {})
     if scoring is None:
         hint = "give --game" if kind == "ld-answers" else "no config.txt beside it; give --game"
         raise ReadError(path, f"{kind} log without a game ({hint})")
@@ -143,21 +171,44 @@ def read_file(path: Path, options: ReadOptions, root: Path | None = None,
     return read_answers(path, data, scoring)
 
 
+def _error(run: RunData, line: str) -> None:
+    path, _, reason = line.partition(": ")
+    run.errors.append({"path": path, "error": reason or line})
+
+
 def read_run(path: Path, options: ReadOptions) -> RunData:
-    """Read every log under PATH; errors are collected per file, never raised."""
+    """Read every log under PATH; errors are collected per file, never raised.
+
+    Native logs come from the one loader (``negotiation.logs.reading``: safe files, every
+    format version, validation, duplicates); a file named explicitly is read by its content.
+    """
     run = RunData(path)
-    try:
-        files = find_files(path)
-    except ReadError as err:
-        run.errors.append({"path": str(path), "error": err.reason})
+    if not path.exists():
+        run.errors.append({"path": str(path), "error": "no such file or folder"})
         return run
-    root = path if path.is_dir() else path.parent
+    root = (path if path.is_dir() else path.parent).resolve()
     cache: dict[Path, Scoring] = {}
+    if path.is_file():
+        files = [path]
+    else:
+        native = load_logs(path)
+        for line in native.problems:
+            if not line.endswith("no session logs found"):
+                _error(run, line)
+        for item in native.entries:
+            try:
+                run.sessions.append(from_log(item.path, item.log, options))
+            except ReadError as err:
+                run.errors.append({"path": str(err.path), "error": err.reason})
+        problems: list[str] = []
+        files = find_files(path, problems, LD_PATTERNS)
+        for line in problems:
+            _error(run, line)
     for file in files:
         try:
             run.sessions.append(read_file(file, options, root, cache))
         except ReadError as err:
             run.errors.append({"path": str(err.path), "error": err.reason})
-    if not files:
+    if not run.sessions and not run.errors:
         run.errors.append({"path": str(path), "error": "no session logs found"})
     return run

@@ -11,7 +11,6 @@ small. ``leaderboard_rows`` is the grouped query the leaderboard can read.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from negotiation.core.errors import ConfigError
-from evaluation.exports.ld import session_files
-from negotiation.logs.records import SessionLog
+from negotiation.core.game import deal_text
 from negotiation.logs.clock import now_iso
+from negotiation.logs.reading import LoadedLog, load_logs
+from negotiation.logs.records import SessionLog
 
 SCHEMA_VERSION = 1
 DB_NAME = "results.sqlite"
@@ -114,7 +112,7 @@ def session_row(log: SessionLog, path: Path, digest: str) -> dict[str, Any]:
         "game_hash": log.game.content_hash, "proposer": log.proposer, "p1_model": p1,
         "seed": log.seed, "rounds": log.rounds, "history_window": log.window,
         "vote": int(log.vote), "order_policy": log.order_policy, "memory": log.memory,
-        "n_turns": len(log.turns), "final_deal": log.final_deal,
+        "n_turns": len(log.turns), "final_deal": deal_text(log.final_deal),
         "final_passes": _flag(final.passes if final else None),
         "final_unanimous": _flag(final.unanimous if final else None),
         "vote_passes": _flag(vote.passes if vote else None),
@@ -140,7 +138,7 @@ def turn_rows(log: SessionLog) -> list[dict[str, Any]]:
     """The ``turns`` rows of a log."""
     return [{"session_id": log.session_id, "turn": t.index, "party": t.party,
              "phase": t.phase, "public": t.public, "raw_output": t.raw_output,
-             "scratchpad": t.scratchpad, "plan": t.plan, "deal": t.deal, "vote": t.vote,
+             "scratchpad": t.scratchpad, "plan": t.plan, "deal": deal_text(t.deal), "vote": t.vote,
              "own_score": t.own_score, "format_ok": int(t.format_ok),
              "repairs": len(t.repairs), "parse_issues": len(t.parse_issues),
              "input_tokens": t.input_tokens, "output_tokens": t.output_tokens,
@@ -169,49 +167,25 @@ def upsert_session(conn: sqlite3.Connection, log: SessionLog, path: Path, digest
         _insert(conn, "turns", turn_rows(log))
 
 
-def _index_file(conn: sqlite3.Connection, path: Path, result: IndexResult) -> None:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        result.errors.append(f"{path}: cannot read ({err.strerror or err})")
-        return
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        log = SessionLog.model_validate_json(data)
-    except ValidationError as err:
-        result.errors.append(f"{path}: not a readable session log ({err.error_count()} "
-                             "problem(s))")
-        return
+def _index_log(conn: sqlite3.Connection, item: LoadedLog, result: IndexResult) -> None:
     stored = conn.execute("SELECT log_sha256 FROM sessions WHERE session_id = ?",
-                          (log.session_id,)).fetchone()
-    if stored is not None and stored[0] == digest:
+                          (item.log.session_id,)).fetchone()
+    if stored is not None and stored[0] == item.sha256:
         result.unchanged += 1
         return
-    upsert_session(conn, log, path, digest)
+    upsert_session(conn, item.log, item.path, item.sha256)
     result.updated += 1
 
 
 def index_paths(runs: Sequence[Path], db: Path | None = None) -> IndexResult:
-    """Index every session log under ``runs`` into ``db`` (default: ``default_db``)."""
-    files = [f for run in runs for f in session_files(run)]
-    result = IndexResult(db or default_db(runs), files=len(files))
+    """Index every usable session log under ``runs`` into ``db`` (default: ``default_db``);
+    unusable files are reported in ``errors`` and skipped."""
+    found = load_logs(runs)
+    result = IndexResult(db or default_db(runs), files=found.files, errors=found.problems)
     with connect(result.db) as conn:
-        for path in files:
-            _index_file(conn, path, result)
+        for item in found.entries:
+            _index_log(conn, item, result)
     return result
-
-
-def load_logs(target: Path) -> list[SessionLog]:
-    """Every session log under ``target``; an unreadable one is a ``ConfigError`` naming it."""
-    logs = []
-    for path in session_files(target):
-        try:
-            logs.append(SessionLog.model_validate_json(path.read_bytes()))
-        except (OSError, ValidationError) as err:
-            reason = err.strerror if isinstance(err, OSError) else \
-                f"{err.error_count()} validation problem(s)"
-            raise ConfigError(f"{path}: not a readable session log ({reason})") from None
-    return logs
 
 
 def table_counts(db: Path) -> dict[str, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.core.game import Scoring
+from negotiation.logs.records import SessionLog
 
 
 class ReadError(Exception):
@@ -64,6 +65,8 @@ class SessionData:
     session_index: int | None = None
     run_name: str = ""
     models: Mapping[str, str] = field(default_factory=dict)
+    log: SessionLog | None = field(default=None, repr=False, compare=False)
+    """The session log itself, for native logs (the report shows its transcript)."""
 
     @property
     def proposer(self) -> str:

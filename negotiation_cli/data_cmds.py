@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from negotiation.core.errors import ConfigError
+from negotiation_cli.loading import warn
 
 
 def add_annotate(p: argparse.ArgumentParser) -> None:
@@ -43,8 +44,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         raise ConfigError("annotate needs --annotators FILE (or --report)")
     config = load_annotators(args.annotators)
     result = annotate_run(args.run, config, args.concurrency)
-    for error in result.errors:
-        print(f"warning: {error}", file=sys.stderr)
+    for error in result.skipped + result.errors:
+        warn(error)
     print(f"{result.tasks} (message, annotator) pair(s): {result.cached} from the cache, "
           f"{result.calls} call(s) made (identical prompts share one), {len(result.errors)} "
           f"failed; wrote {len(result.rows)} row(s) to {result.path}",
@@ -64,14 +65,16 @@ def add_index(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    """Upsert the logs into the store; exit 1 if some log could not be read."""
+    """Upsert the usable logs into the store (the others are reported and skipped)."""
     from evaluation.results_store import GROUPINGS, index_paths, leaderboard_rows, table_counts
 
     if args.leaderboard and args.leaderboard not in GROUPINGS:
         raise ConfigError(f"--leaderboard must be one of {', '.join(GROUPINGS)}")
     result = index_paths(args.runs, args.db)
     for error in result.errors:
-        print(f"warning: {error}", file=sys.stderr)
+        warn(error)
+    if not result.updated and not result.unchanged:
+        raise ConfigError(f"no usable session logs in {', '.join(map(str, args.runs))}")
     counts = table_counts(result.db)
     print(f"indexed {result.files} file(s) into {result.db}: {result.updated} updated, "
           f"{result.unchanged} unchanged, {len(result.errors)} unreadable; "
@@ -83,4 +86,4 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"{row['group']}: {row['sessions']} session(s), final success "
                   f"{row['final_success']} ({rate:.2f}), unanimous {row['unanimous_success']}, "
                   f"mean own score {'-' if mean is None else f'{mean:.1f}'}")
-    return 1 if result.errors else 0
+    return 0

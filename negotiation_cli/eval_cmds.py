@@ -119,10 +119,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate each PATH; print a report, write --json/--csv; exit 2 if nothing evaluated."""
     from evaluation.aggregate import summarize
     from evaluation.text_tables import csv_text, run_text
-    from negotiation.backends.registry import parse_spec
+    from negotiation.agents.specs import parse_model_spec
 
     if args.judge:
-        parse_spec(args.judge)
+        parse_model_spec(args.judge)
     read, options = _options(args)
     entries = []
     for run, results in _load(args.paths, read, options):

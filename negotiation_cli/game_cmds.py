@@ -12,7 +12,8 @@ from typing import Any
 from negotiation.games.check import render_text, summary
 from negotiation.core.errors import ConfigError
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
-from negotiation.protocol.prompting import HistoryEntry, PromptBuilder
+from negotiation.core.phases import PROMPT_PHASES, Phase
+from negotiation.protocol.prompting import PromptBuilder, preview_observation
 
 
 def add_games_dir(p: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def add_prompt(p: argparse.ArgumentParser) -> None:
     """Options of ``prompt``."""
     p.add_argument("game", help="game folder name or path")
     p.add_argument("--party", required=True, help="display name of the party")
-    p.add_argument("--turn", choices=("opening", "round", "final", "vote"), default="round")
+    p.add_argument("--turn", choices=PROMPT_PHASES, default=Phase.ROUND.value)
     add_games_dir(p)
 
 
@@ -82,15 +83,5 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     print("=== system ===")
     print(builder.initial(party, speaker))
     print(f"=== user ({args.turn}) ===")
-    opening = HistoryEntry(game.scoring.proposer.name, f"<DEAL>{game.initial_deal}</DEAL>")
-    if args.turn == "opening":
-        print(builder.opening(party))
-    elif args.turn == "final":
-        print(builder.final(party, [opening], ""))
-    elif args.turn == "vote":
-        from negotiation.core.rules import score
-
-        print(builder.vote(party, str(game.initial_deal), score(game.initial_deal, party)))
-    else:
-        print(builder.round(party, [opening], "", final_turn=False, speaker=speaker))
+    print(builder.user_message(preview_observation(game, party, speaker, Phase(args.turn))))
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from negotiation.backends.base import GenerateConfig
 from negotiation_cli.game_cmds import add_games_dir
+from negotiation_cli.loading import load_usable
 from negotiation_cli.progress import TurnPrinter
 from negotiation_cli.session_report import print_report
 from negotiation.core.errors import ConfigError
@@ -144,23 +145,24 @@ def add_export(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export session logs to another layout."""
+    """Export session logs to another layout (unusable logs are reported and skipped)."""
     from evaluation.exports.training import TRAINING_FORMATS, export_training_cli
 
+    logs = load_usable(args.run).logs
     if args.format in TRAINING_FORMATS:
-        return export_training_cli(args)
+        return export_training_cli(args, logs)
     if args.format == "ld":
         from evaluation.exports.ld import export_ld
 
-        written = export_ld(args.run, args.out)
+        written = export_ld(logs, args.out)
         print(f"wrote {len(written)} session(s) to {args.out}")
         return 0
-    from negotiation.runs.costs import PriceTable, default_prices_path, format_cost, load_prices
     from evaluation.exports.tables import export_tables
+    from negotiation.runs.costs import PriceTable, default_prices_path, format_cost, load_prices
 
     prices = args.prices or default_prices_path()
     table = load_prices(prices) if prices is not None else PriceTable()
-    result = export_tables(args.run, args.out, args.format, table, not args.no_formula_guard)
+    result = export_tables(logs, args.out, args.format, table, not args.no_formula_guard)
     print(f"wrote {result.turns} turn(s), {result.sessions} session(s), {result.parties} "
           f"party row(s): {', '.join(str(p) for p in result.paths)}")
     print(f"tokens {result.totals.input_tokens} in, {result.totals.output_tokens} out; "

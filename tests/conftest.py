@@ -13,12 +13,14 @@ from hypothesis import settings
 settings.register_profile("deterministic", derandomize=True)
 settings.load_profile("deterministic")
 
-from negotiation.backends.base import Backend
+from negotiation.agents.registry import make_seats
+from negotiation.logs.writer import SnapshotSink
+from negotiation.protocol.seats import Seat
 from negotiation.protocol.engine import SessionRunner
 from negotiation.core.game import Game
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
 from negotiation.logs.records import SessionLog
-from negotiation.runs.setup import RunSettings, assign_models, make_backends, new_log
+from negotiation.runs.setup import RunSettings, assign_models, new_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +39,7 @@ def start_session(game: Game, settings: RunSettings, out: Path, index: int = 0,
 
 
 def run_session(game: Game, log: SessionLog, path: Path,
-                backends: Mapping[str, Backend] | None = None) -> SessionLog:
-    """Run (or resume) a session to its end with the log's own backends unless given."""
-    chosen = backends if backends is not None else make_backends(game, log, None)
-    return asyncio.run(SessionRunner(game, chosen, log, path).run())
+                seats: Mapping[str, Seat] | None = None) -> SessionLog:
+    """Run (or resume) a session to its end with the log's own seats unless given."""
+    chosen = seats if seats is not None else make_seats(game, log)
+    return asyncio.run(SessionRunner(game, chosen, log, SnapshotSink(path)).run())

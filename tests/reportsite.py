@@ -25,13 +25,14 @@ def scripted_run(root: Path, name: str = "r") -> Path:
 def add_hostile_session(run: Path) -> Path:
     """A copy of a session whose round turn, scratchpad, plan and p1 prompt hold HTML.
 
-    Its file sorts first, so the game page also shows its (hostile) initial prompt.
+    It sorts first (session index 0, then its id before any hex id), so the game page also
+    shows its (hostile) initial prompt.
     """
     source = sorted(run.glob("session-*.json"))[0]
     data = json.loads(source.read_text(encoding="utf-8"))
-    data["session_id"], data["session_index"] = HOSTILE_ID, 99
+    data["session_id"], data["session_index"] = HOSTILE_ID, 0
     turn = data["turns"][1]
-    turn["public"] = f"{HOSTILE} <DEAL>{turn['deal']}</DEAL>"
+    turn["public"] = f"{HOSTILE} <DEAL>{','.join(turn['deal'])}</DEAL>"
     turn["scratchpad"] = f"private {HOSTILE}"
     turn["plan"] = f"plan {HOSTILE}"
     data["parties"][0]["initial_prompt"] += f"\n{HOSTILE}"

@@ -19,6 +19,7 @@ from evaluation.annotation.agreement import (
     label_rates,
 )
 from evaluation.annotation.run import CACHE_NAME, OUTPUT_NAME, collect_items
+from negotiation.logs.reading import load_logs
 from evaluation.annotation.annotators import load_annotators, parse_labels
 from negotiation_cli import main
 from negotiation.core.errors import ConfigError
@@ -147,7 +148,7 @@ def write_config(path: Path, url: str, names: list[str]) -> Path:
 def test_annotate_run_concurrent_cached_and_agreement(run_dir: Path, tmp_path: Path,
                                                       capsys: Any) -> None:
     names = ["first", "second", "contrarian", "mute"]
-    items = collect_items(run_dir)
+    items = collect_items(load_logs(run_dir).logs)
     truth = {(i.session, i.turn): rule(i.context["message"]) for i in items}
     assert 0 < sum(truth.values()) < len(truth)
     with FakeLLMServer(reply, delay_s=0.02) as server:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.backends.registry import legacy_to_spec, parse_spec
+from negotiation.agents.specs import legacy_to_spec, parse_spec
 from negotiation_cli import main
 from negotiation.core.errors import ConfigError
-from negotiation.logs.records import comparable, load_log, save_log
+from negotiation.logs.records import comparable, save_log
+from negotiation.logs.reading import read_log as load_log
 from negotiation.runs.setup import RunSettings, assign_models
 
 SCRIPTED = ["--game", "base", "--model", "scripted:rational", "--quiet"]

@@ -11,7 +11,8 @@ from negotiation.runs.costs import (DEFAULT_PRICES, Price, PriceTable, budget_al
                                estimate_session_cost, format_cost, load_prices, run_cost,
                                session_cost, unpriced_models)
 from negotiation.core.errors import ConfigError
-from negotiation.logs.records import SessionLog, load_log
+from negotiation.logs.records import SessionLog
+from negotiation.logs.reading import read_log as load_log
 
 TABLE = PriceTable((
     ("openai:gpt-4o", Price(2.5, 10.0)),

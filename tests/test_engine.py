@@ -14,8 +14,14 @@ from negotiation.protocol.engine import plan_steps
 from evaluation.exports.ld import export_ld
 from negotiation.core.game import Game
 from negotiation.games.loader import load_scoring
-from negotiation.logs.records import comparable, load_log
-from negotiation.runs.setup import RunSettings, make_backends
+from negotiation.logs.records import comparable
+from negotiation.logs.reading import load_logs
+from negotiation.logs.reading import read_log as load_log
+from negotiation.agents.llm import LLMSeat
+from negotiation.agents.registry import make_seats
+from negotiation.protocol.prompting import PromptBuilder
+from negotiation.protocol.seats import Observation, Seat, SeatReply
+from negotiation.runs.setup import RunSettings
 from tests.conftest import run_session, start_session
 
 GOLDEN = Path(__file__).parent / "golden" / "session_base_rational_seed7.json"
@@ -45,7 +51,7 @@ def test_session_shape(base_game: Game, tmp_path: Path) -> None:
     assert log.status == "complete"
     phases = [t.phase for t in log.turns]
     assert phases == ["opening"] + ["round"] * 24 + ["final"] + ["vote"] * 5
-    assert log.turns[0].deal == "A1,B1,C4,D1,E5"
+    assert str(log.turns[0].deal) == "A1,B1,C4,D1,E5"
     assert [t.party for t in log.turns[1:25]] == log.order
     assert log.threshold_outcome is not None and log.vote_outcome is not None
     # scripted voters accept exactly when the deal clears their minimum
@@ -63,17 +69,17 @@ def test_same_seed_same_log_other_seed_other_order(base_game: Game, tmp_path: Pa
     assert other["order"] != first["order"]
 
 
-class Crashing(Backend):
-    """Delegates to a real scripted negotiator but fails on the n-th call."""
+class Crashing:
+    """Delegates to a real scripted seat but fails on the n-th turn."""
 
-    def __init__(self, inner: Backend, counter: list[int], fail_at: int) -> None:
+    def __init__(self, inner: Seat, counter: list[int], fail_at: int) -> None:
         self.inner, self.counter, self.fail_at = inner, counter, fail_at
 
-    async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+    async def act(self, observation: Observation) -> SeatReply:
         self.counter[0] += 1
         if self.counter[0] == self.fail_at:
             raise FatalError("injected crash")
-        return await self.inner.generate(messages, config)
+        return await self.inner.act(observation)
 
 
 @pytest.mark.parametrize("fail_at", [1, 9, 26, 28])
@@ -82,8 +88,8 @@ def test_resume_after_crash_equals_uninterrupted(base_game: Game, tmp_path: Path
     reference = comparable(_full_run(base_game, tmp_path / "ref"))
     log, path = start_session(base_game, SCRIPTED, tmp_path / "crash")
     counter = [0]
-    real = make_backends(base_game, log, None)
-    crashing = {name: Crashing(b, counter, fail_at) for name, b in real.items()}
+    real = make_seats(base_game, log)
+    crashing = {name: Crashing(s, counter, fail_at) for name, s in real.items()}
     with pytest.raises(FatalError):
         run_session(base_game, log, path, crashing)
     stopped = load_log(path)
@@ -97,7 +103,7 @@ def test_resume_after_crash_equals_uninterrupted(base_game: Game, tmp_path: Path
 def test_export_ld_layout(base_game: Game, tmp_path: Path) -> None:
     path = _full_run(base_game, tmp_path / "run")
     out = tmp_path / "ld"
-    written = export_ld(path.parent, out)
+    written = export_ld(load_logs(path.parent).logs, out)
     history = json.loads(written[0].read_text())
     assert set(history) == {"slot_assignment", "rounds", "plan", "finished_rounds"}
     assert len(history["slot_assignment"]) == 24
@@ -134,8 +140,11 @@ def test_failed_provider_is_recorded(base_game: Game, tmp_path: Path) -> None:
         async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
             raise FatalError("OPENAI_API_KEY is not set")
 
+    prompts = PromptBuilder(base_game)
+    seats = {p.name: LLMSeat(Broken(), prompts, GenerateConfig(), {p.name: "brief"},
+                             log.session_id) for p in base_game.parties}
     with pytest.raises(FatalError):
-        run_session(base_game, log, path, {p.name: Broken() for p in base_game.parties})
+        run_session(base_game, log, path, seats)
     saved = load_log(path)
     assert saved.status == "failed" and saved.turns == []
     assert asyncio.run(Broken().aclose()) is None

@@ -120,6 +120,6 @@ def test_invalid_native_log_and_missing_path(tmp_path: Path) -> None:
     data["turns"][0]["phase"] = "speech"
     (tmp_path / "session-bad.json").write_text(json.dumps(data))
     run = read_run(tmp_path, ReadOptions())
-    assert "invalid session log (turns.0.phase" in run.errors[0]["error"]
+    assert "not a valid session log (turns.0.phase" in run.errors[0]["error"]
     missing = read_run(tmp_path / "nope", ReadOptions())
     assert missing.errors[0]["error"] == "no such file or folder"

@@ -359,7 +359,7 @@ ERRORS = [
      "  parties:\n    SportCo: scripted:random\n", 5, "models.parties.SportCo", "proposer"),
     ("bad base_url", "games: base\nbase_url: localhost:8000\n", 2, "base_url", "https?"),
     ("missing price table", "games: base\nprices: nowhere.yaml\n", 2, "prices", "not a file"),
-    ("bad run name", "name: a/b\ngames: base\n", 1, "name", "plain folder name"),
+    ("bad run name", "name: a/b\ngames: base\n", 1, "name", "one path component"),
     ("sample k zero", "games: base\nsample: {k: 0}\n", 2, "sample.k", "greater than or equal"),
     ("non-mapping top level", "- base\n- oss_licence\n", 1, "", "expected a mapping"),
     ("scalar top level", "# a comment\n\nhello\n", 3, "", "got text"),

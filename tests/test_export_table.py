@@ -16,7 +16,9 @@ from negotiation_cli import main
 from negotiation.runs.costs import Price, PriceTable
 from evaluation.exports.tables import (PARTY_COLUMNS, SESSION_COLUMNS, TURN_COLUMNS,
                                       export_tables)
-from negotiation.logs.records import SessionLog, load_log, save_log
+from negotiation.logs.records import SessionLog, save_log
+from negotiation.logs.reading import load_logs
+from negotiation.logs.reading import read_log as load_log
 from evaluation.annotation.refusal import REFUSAL_PATTERNS, find_refusal, is_refusal
 from evaluation.exports.table_io import guard, parse_cell, unguard
 
@@ -51,7 +53,7 @@ def _typed(rows: list[dict[str, str]], columns) -> list[dict]:  # type: ignore[n
 
 def test_csv_rows_and_types(run: Path, tmp_path: Path) -> None:
     logs = _logs(run)
-    result = export_tables(run, tmp_path, "csv", TABLE)
+    result = export_tables(load_logs(run).logs, tmp_path, "csv", TABLE)
     assert [p.name for p in result.paths] == ["turns.csv", "sessions.csv", "parties.csv"]
     turns = _typed(_read_csv(tmp_path / "turns.csv"), TURN_COLUMNS)
     sessions = _typed(_read_csv(tmp_path / "sessions.csv"), SESSION_COLUMNS)
@@ -78,7 +80,7 @@ def test_csv_rows_and_types(run: Path, tmp_path: Path) -> None:
 
 
 def test_jsonl_rows_and_types(run: Path, tmp_path: Path) -> None:
-    export_tables(run, tmp_path, "jsonl", TABLE)
+    export_tables(load_logs(run).logs, tmp_path, "jsonl", TABLE)
     read = [[json.loads(line) for line in (tmp_path / f"{n}.jsonl").read_text("utf-8")
              .split("\n") if line] for n in ("turns", "sessions", "parties")]
     turns, sessions, parties = read
@@ -95,7 +97,7 @@ def test_jsonl_rows_and_types(run: Path, tmp_path: Path) -> None:
 def test_parquet_schema(run: Path, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    export_tables(run, tmp_path, "parquet", TABLE)
+    export_tables(load_logs(run).logs, tmp_path, "parquet", TABLE)
     turns = pq.read_table(tmp_path / "turns.parquet")
     sessions = pq.read_table(tmp_path / "sessions.parquet")
     assert turns.num_rows == 39 and sessions.num_rows == 3
@@ -111,7 +113,7 @@ def test_parquet_schema(run: Path, tmp_path: Path) -> None:
 def test_pandas_reads_csv(run: Path, tmp_path: Path) -> None:
     import pandas as pd
 
-    export_tables(run, tmp_path, "csv", TABLE)
+    export_tables(load_logs(run).logs, tmp_path, "csv", TABLE)
     turns = pd.read_csv(tmp_path / "turns.csv")
     sessions = pd.read_csv(tmp_path / "sessions.csv")
     assert len(turns) == 39 and turns["input_tokens"].dtype.kind == "i"
@@ -132,7 +134,7 @@ def nasty_run(run: Path, tmp_path: Path) -> Path:
 
 
 def test_formula_guard_and_round_trip(nasty_run: Path, tmp_path: Path) -> None:
-    export_tables(nasty_run, tmp_path / "csv", "csv", TABLE)
+    export_tables(load_logs(nasty_run).logs, tmp_path / "csv", "csv", TABLE)
     with (tmp_path / "csv" / "turns.csv").open(encoding="utf-8", newline="") as handle:
         raw = list(csv.reader(handle))
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in raw for cell in row)
@@ -144,10 +146,10 @@ def test_formula_guard_and_round_trip(nasty_run: Path, tmp_path: Path) -> None:
     (session,) = _typed(_read_csv(tmp_path / "csv" / "sessions.csv"), SESSION_COLUMNS)
     assert session["status"] == "running" and session["threshold_passes"] is None
     assert session["refusals"] == 1 and session["score:Mayor"] is None
-    export_tables(nasty_run, tmp_path / "raw", "csv", TABLE, formula_guard=False)
+    export_tables(load_logs(nasty_run).logs, tmp_path / "raw", "csv", TABLE, formula_guard=False)
     rows = _read_csv(tmp_path / "raw" / "turns.csv")
     assert rows[1]["public"] == NASTY
-    export_tables(nasty_run, tmp_path / "jl", "jsonl", TABLE)
+    export_tables(load_logs(nasty_run).logs, tmp_path / "jl", "jsonl", TABLE)
     lines = (tmp_path / "jl" / "turns.jsonl").read_text("utf-8").split("\n")
     assert json.loads(lines[1])["public"] == NASTY and len(lines) == 14
 
@@ -212,7 +214,8 @@ def test_export_cli(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["export", str(run), "--format", "jsonl", "--out", str(out)]) == 0
     assert "39 turn(s), 3 session(s)" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "missing"), "--format", "csv", "--out", str(out)]) == 2
-    assert "no such run folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing: no such file or folder" in err and "no usable session logs" in err
     (tmp_path / "bad.yaml").write_text("prices: [1]\n", encoding="utf-8")
     assert main(["export", str(run), "--format", "csv", "--out", str(out),
                  "--prices", str(tmp_path / "bad.yaml")]) == 2
@@ -223,7 +226,10 @@ def test_export_cli(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (tmp_path / "pq").exists()
 
 
-def test_corrupt_log_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_log_is_reported_and_nothing_usable_is_a_user_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "session-bad.json").write_text("{not json", encoding="utf-8")
     assert main(["export", str(tmp_path), "--format", "csv", "--out", str(tmp_path / "o")]) == 2
-    assert "session-bad.json: not a readable session log" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "session-bad.json: not a valid session log" in err and "no usable session logs" in err
+    assert not (tmp_path / "o").exists()

@@ -18,7 +18,8 @@ from evaluation.exports.training import (
     export_training_cli,
     preference_records,
 )
-from negotiation.logs.records import load_log
+from negotiation.logs.reading import load_logs
+from negotiation.logs.reading import read_log as load_log
 from tests.gamefactory import PartySpec, write_game
 
 
@@ -45,7 +46,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 def test_sft_records_are_the_party_turns_as_chat(run: Path, tmp_path: Path) -> None:
-    [path] = export_training(run, tmp_path, "sft", "p1", None, require_pass=False)
+    [path] = export_training(load_logs(run).logs, tmp_path, "sft", "p1", None, require_pass=False)
     records = read(path)
     by_session = {lg.session_id: lg for lg in logs(run)}
     assert len(records) == sum(1 for lg in by_session.values() for t in lg.turns
@@ -66,14 +67,14 @@ def test_sft_outcome_and_score_filters(run: Path, tmp_path: Path) -> None:
     all_logs = logs(run)
     passing = [lg for lg in all_logs if lg.threshold_outcome.passes]
     assert 0 < len(passing) < len(all_logs)
-    records = read(export_training(run, tmp_path, "sft", "p1", None)[0])
+    records = read(export_training(load_logs(run).logs, tmp_path, "sft", "p1", None)[0])
     assert len(records) == sum(t.party == "Alpha Corp" for lg in passing for t in lg.turns)
     assert all(r["metadata"]["final_passes"] for r in records)
     high = [lg for lg in passing if lg.final_scores["Alpha Corp"] >= 20]
     assert 0 < len(high) < len(passing)
-    records = read(export_training(run, tmp_path, "sft", "p1", 20)[0])
+    records = read(export_training(load_logs(run).logs, tmp_path, "sft", "p1", 20)[0])
     assert {r["metadata"]["session"] for r in records} == {lg.session_id for lg in high}
-    votes = read(export_training(run, tmp_path, "sft", "Gamma Group", None)[0])
+    votes = read(export_training(load_logs(run).logs, tmp_path, "sft", "Gamma Group", None)[0])
     assert {r["metadata"]["phase"] for r in votes} >= {"round", "vote"}
 
 
@@ -102,7 +103,7 @@ def test_pairing_best_with_worst_within_a_group() -> None:
 
 
 def test_preference_pairs_from_a_run(run: Path, tmp_path: Path) -> None:
-    records = read(export_training(run, tmp_path, "preference", "p1", None)[0])
+    records = read(export_training(load_logs(run).logs, tmp_path, "preference", "p1", None)[0])
     assert records
     finals = {lg.session_id: lg.final_scores["Alpha Corp"] for lg in logs(run)}
     used = []
@@ -117,7 +118,7 @@ def test_preference_pairs_from_a_run(run: Path, tmp_path: Path) -> None:
             assert meta["same_prompt"]  # p1's opening prompt is the same in every session
         used += [(chosen["session"], meta["phase"]), (rejected["session"], meta["phase"])]
     assert len(used) == len(set(used))
-    by_deal = read(export_training(run, tmp_path, "preference", "p1", None, score_by="deal",
+    by_deal = read(export_training(load_logs(run).logs, tmp_path, "preference", "p1", None, score_by="deal",
                                    require_pass=False)[0])
     assert all(r["metadata"]["chosen"]["score"] > r["metadata"]["rejected"]["score"]
                for r in by_deal)
@@ -132,15 +133,17 @@ def test_incomplete_sessions_and_bad_arguments(run: Path, tmp_path: Path) -> Non
     data = json.loads(files[0].read_text())
     data.update(status="running", turns=data["turns"][:2])
     (folder / files[0].name).write_text(json.dumps(data))
-    records = read(export_training(folder, tmp_path, "sft", "p1", None, require_pass=False)[0])
+    records = read(export_training(load_logs(folder).logs, tmp_path, "sft", "p1", None, require_pass=False)[0])
     assert data["session_id"] not in {r["metadata"]["session"] for r in records}
     with pytest.raises(ConfigError, match="matches no role"):
-        export_training(folder, tmp_path, "sft", "p9", None)
+        export_training(load_logs(folder).logs, tmp_path, "sft", "p9", None)
     with pytest.raises(ConfigError, match="training format"):
-        export_training(folder, tmp_path, "dpo", "p1", None)
+        export_training(load_logs(folder).logs, tmp_path, "dpo", "p1", None)
     (folder / "session-broken.json").write_text("{}")
-    with pytest.raises(ConfigError, match="session-broken.json: not a readable session log"):
-        export_training(folder, tmp_path, "sft", "p1", None)
+    found = load_logs(folder)  # a broken log is reported and skipped, the others exported
+    assert any("session-broken.json: not a valid session log" in p for p in found.problems)
+    again = read(export_training(found.logs, tmp_path, "sft", "p1", None, require_pass=False)[0])
+    assert again == records
 
 
 def test_cli_helper_for_the_export_command(run: Path, tmp_path: Path, capsys: Any) -> None:
@@ -151,6 +154,6 @@ def test_cli_helper_for_the_export_command(run: Path, tmp_path: Path, capsys: An
     add_training_arguments(parser)
     args = parser.parse_args([str(run), "--format", "sft", "--out", str(tmp_path),
                               "--party-role", "p1", "--min-score", "20"])
-    assert export_training_cli(args) == 0
+    assert export_training_cli(args, load_logs(run).logs) == 0
     count = len(read(tmp_path / "sft.jsonl"))
     assert f"wrote {count} sft record(s)" in capsys.readouterr().out

@@ -12,70 +12,90 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.backends.base import FatalError, GenerateConfig, Message
-from negotiation.agents.human import HumanBackend, check_deal, issues_from_prompt
-from negotiation.backends.registry import create_backend, parse_spec
-from negotiation_cli import main
+from negotiation.agents.human import HumanSeat, Terminal, check_deal
+from negotiation.backends.base import FatalError
 from negotiation.core.errors import DealError
-from negotiation.core.game import Issue
+from negotiation.core.game import Deal, Issue, Party
+from negotiation.core.phases import Phase
 from negotiation.protocol.parsing import parse_output
+from negotiation.protocol.seats import Observation
+from negotiation_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SYSTEM = "Your brief.\nIssue A: x\nA1: one\nA2: two\nIssue B: y\nB1: one\nB2: two\nB3: three\n"
+SYSTEM = "Your brief."
 ISSUES = (Issue("A", 2), Issue("B", 3))
+MAYOR = Party("Mayor", "mayor", "p2", "cooperative", "human", ((1, 2), (1, 2, 3)), 2)
 
 
-def ask(backend: HumanBackend, prompt: str, key: str = "s:Mayor") -> str:
-    messages = [Message("system", SYSTEM), Message("user", prompt)]
-    return asyncio.run(backend.generate(messages, GenerateConfig(cache_key=key))).text
+class Prompts:
+    """Stands in for the prompt templates: the observation's phase and speaker as text."""
+
+    def user_message(self, obs: Observation) -> str:
+        return f"{obs.phase.value} prompt for {obs.speaker}"
 
 
-def test_issues_are_read_from_the_brief_and_deals_checked() -> None:
-    assert issues_from_prompt(SYSTEM) == ISSUES
-    assert check_deal("a2, b3", ISSUES) == "A2,B3"
+def seat(stdin: str, out: io.StringIO, key: str = "s") -> HumanSeat:
+    terminal = Terminal(io.StringIO(stdin), out)
+    return HumanSeat(terminal, Prompts(), {"Mayor": SYSTEM}, key=key)  # type: ignore[arg-type]
+
+
+def observe(phase: Phase = Phase.ROUND, deal: Deal | None = None) -> Observation:
+    return Observation(phase=phase, index=1, seed=0, speaker="Mayor", party=MAYOR, issues=ISSUES,
+                       parties=("Mayor", "Other"), speakers=("Mayor", "Other"), proposer="Other",
+                       deal=deal, own_score=3 if deal else None)
+
+
+def act(human: HumanSeat, obs: Observation) -> str:
+    return asyncio.run(human.act(obs)).raw_output
+
+
+def test_deals_are_checked_against_the_observed_issues() -> None:
+    assert str(check_deal("a2, b3", ISSUES)) == "A2,B3"
     with pytest.raises(DealError, match="unknown option A3"):
         check_deal("A3,B1", ISSUES)
-    assert check_deal("C1 D2", ()) == "C1,D2"
     with pytest.raises(DealError):
-        check_deal("next week", ())
+        check_deal("next week", ISSUES)
 
 
 def test_turn_reask_on_invalid_deal_and_tagged_answer() -> None:
     out = io.StringIO()
-    backend = HumanBackend(stdin=io.StringIO("Let us meet <PLAN>halfway\nA9\nA1,B2\nstay firm\n"),
-                           stdout=out)
-    text = ask(backend, "It is your turn to speak.")
+    human = seat("Let us meet <PLAN>halfway\nA9\nA1,B2\nstay firm\n", out)
+    reply = asyncio.run(human.act(observe()))
+    text = reply.raw_output
     assert text == "<ANSWER>Let us meet halfway <DEAL>A1,B2</DEAL></ANSWER>\n<PLAN>stay firm</PLAN>"
+    assert str(reply.action.deal) == "A1,B2" and reply.action.plan == "stay firm"
     shown = out.getvalue()
-    assert "Your brief." in shown and "It is your turn to speak." in shown
+    assert "Your brief." in shown and "round prompt for Mayor" in shown
     assert "Invalid deal: unknown option A9" in shown
     parsed = parse_output(text, ISSUES, ["Other"])
     assert parsed.format_ok and str(parsed.deal) == "A1,B2" and parsed.plan == "stay firm"
+    assert reply.parse.format_ok and reply.parse.found == parsed.found
 
 
-def test_system_prompt_shown_once_per_party_and_no_deal() -> None:
+def test_system_prompt_shown_once_per_speaker_and_session_and_no_deal() -> None:
     out = io.StringIO()
-    backend = HumanBackend(stdin=io.StringIO("hi\n\n\nagain\n\n\nother\n\n\n"), stdout=out)
-    assert ask(backend, "turn 1") == "<ANSWER>hi</ANSWER>"
-    ask(backend, "turn 2")
-    ask(backend, "turn 1", key="s:SportCo")
+    terminal = Terminal(io.StringIO("hi\n\n\nagain\n\n\nother\n\n\n"), out)
+    first = HumanSeat(terminal, Prompts(), {"Mayor": SYSTEM}, key="s1")  # type: ignore[arg-type]
+    assert act(first, observe()) == "<ANSWER>hi</ANSWER>"
+    act(first, observe())
+    other_session = HumanSeat(terminal, Prompts(), {"Mayor": SYSTEM}, key="s2")  # type: ignore[arg-type]
+    act(other_session, observe())
     assert out.getvalue().count("Your brief.") == 2
 
 
 def test_vote_reasks_until_accept_or_reject() -> None:
     out = io.StringIO()
-    backend = HumanBackend(stdin=io.StringIO("maybe\nr\nIt is too low.\n"), stdout=out)
-    text = ask(backend, "Answer with <VOTE>ACCEPT</VOTE> or <VOTE>REJECT</VOTE>.")
-    assert text == "<VOTE>REJECT</VOTE> It is too low."
+    human = seat("maybe\nr\nIt is too low.\n", out)
+    reply = asyncio.run(human.act(observe(Phase.VOTE, Deal((1, 1)))))
+    assert reply.raw_output == "<VOTE>REJECT</VOTE> It is too low."
+    assert reply.action.vote == "REJECT"
     assert "Please type ACCEPT or REJECT" in out.getvalue()
 
 
-def test_end_of_input_is_fatal_and_backend_is_registered() -> None:
-    backend = HumanBackend(stdin=io.StringIO("only a message\n"), stdout=io.StringIO())
+def test_end_of_input_is_fatal() -> None:
+    human = seat("only a message\n", io.StringIO())
     with pytest.raises(FatalError, match="the human player left"):
-        ask(backend, "turn")
-    wrapped = create_backend(parse_spec("human"))
-    assert wrapped.spec == "human:terminal" and wrapped.max_concurrency == 1
+        act(human, observe())
 
 
 def _order(tmp: Path, seed: int, rounds: int) -> list[str]:
@@ -110,7 +130,7 @@ def test_a_person_plays_the_mayor_through_stdin(tmp_path: Path, vote: bool) -> N
     rounds = [t for t in mayor if t["phase"] == "round"]
     assert [t["public"] for t in rounds] == [
         f"Mayor message {i} <DEAL>A1,B2,C3,D1,E4</DEAL>" for i in range(speaks)]
-    assert all(t["deal"] == "A1,B2,C3,D1,E4" and t["format_ok"] for t in rounds)
+    assert all(t["deal"] == ["A1", "B2", "C3", "D1", "E4"] and t["format_ok"] for t in rounds)
     assert [t["plan"] for t in rounds] == [f"plan {i}" for i in range(speaks)]
     brief = next(p["initial_prompt"] for p in log["parties"] if p["name"] == "Mayor")
     assert "=== Your confidential brief (Mayor) ===" in brief

@@ -15,7 +15,8 @@ import pytest
 from negotiation.core.errors import TemplateError
 from negotiation.core.game import Game
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.protocol.prompting import HistoryEntry, PromptBuilder, make_environment, plural, render
+from negotiation.protocol.prompting import PromptBuilder, make_environment, plural, render
+from negotiation.protocol.seats import PublicMessage
 from negotiation.core.rules import score
 from tests.gamefactory import PartySpec, n_party_specs, small_game, small_parties, write_game
 
@@ -33,11 +34,16 @@ def assert_golden(name: str, text: str) -> None:
     assert text == path.read_bytes().decode("utf-8"), f"prompt differs from golden {path}"
 
 
-def history(name: str) -> list[HistoryEntry]:
+def said(speaker: str, text: str) -> PublicMessage:
+    """A public message as prompts show it (only speaker and text are rendered)."""
+    return PublicMessage(0, speaker, speaker, text, None)
+
+
+def history(name: str) -> list[PublicMessage]:
     """A fixed 2-entry history: SportCo's opening and one message by the party itself."""
     return [
-        HistoryEntry("SportCo", "Let us start from <DEAL>A1,B1,C4,D1,E5</DEAL>."),
-        HistoryEntry(name, "I could live with a mixed complex if the loan stays. "
+        said("SportCo", "Let us start from <DEAL>A1,B1,C4,D1,E5</DEAL>."),
+        said(name, "I could live with a mixed complex if the loan stays. "
                            "<DEAL>A2,B2,C2,D1,E4</DEAL>"),
     ]
 
@@ -299,7 +305,7 @@ def test_game_text_is_data_never_code(tmp_path: Path) -> None:
     assert "{{ 7*7 }} {{ me.__class__ }} {% include 'round.j2' %}" in text
     assert "Brief {{ 7*7 }} {% if true %}x{% endif %} 10" in text
     assert "49" not in text
-    round_text = builder.round(game.parties[0], [HistoryEntry("Beta Board", "{{ 7*7 }}")],
+    round_text = builder.round(game.parties[0], [said("Beta Board", "{{ 7*7 }}")],
                                "{{ me }}", final_turn=False)
     assert "Beta Board: {{ 7*7 }}" in round_text and "plan from your previous turn: {{ me }}" \
         in round_text

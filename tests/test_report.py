@@ -22,7 +22,9 @@ from negotiation.games.check import summary
 from negotiation_cli import main
 from negotiation_cli.site_cmd import make_server
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.logs.records import SessionLog, load_log
+from negotiation.logs.records import SessionLog
+from negotiation.logs.reading import read_log as load_log
+from negotiation.core.game import Deal
 from negotiation.core.rules import parse_deal, score
 from tests.reportsite import HOSTILE_ID, IMG, SCRIPT, add_hostile_session, html_tables, scripted_run
 
@@ -110,7 +112,7 @@ def test_session_numbers_equal_the_log(site: tuple[Path, list[Path], Path]) -> N
         assert len(oracles) == len(dealt) + 1               # + the final proposal
         scoring = log.scoring()
         for table, turn in zip(oracles, dealt):
-            deal = parse_deal(turn.deal, scoring.issues)
+            deal = turn.deal
             assert table[0][0] == f"deal {turn.deal}"
             cells = table[1][1:-1]
             assert cells == [f"{score(deal, p)} / {p.minimum}" for p in scoring.parties]
@@ -191,8 +193,9 @@ def test_split_deals_and_checks() -> None:
                                                  (" b", False))
     assert split_deals("") == (("", False),)
     game = load_game(DEFAULT_GAMES_DIR / "base").scoring
-    assert check_deal("A9", game) is None and check_deal(None, game) is None
-    check = check_deal("a1,b1,c4,d1,e5", game)
+    assert check_deal(Deal((9,)), game) is None and check_deal(None, game) is None
+    assert check_deal(Deal((1, 1, 4, 1, 9)), game) is None
+    check = check_deal(parse_deal("a1,b1,c4,d1,e5", game.issues), game)
     assert check is not None and check.deal == "A1,B1,C4,D1,E5"
     assert slug("../../etc/passwd") == "etc-passwd" and slug("") == "x"
 

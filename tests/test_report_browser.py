@@ -21,7 +21,7 @@ import pytest
 
 from evaluation.site import build_site
 from evaluation.site.build import slug
-from negotiation.logs.records import load_log
+from negotiation.logs.reading import read_log as load_log
 from tests.reportsite import HOSTILE, HOSTILE_ID, add_hostile_session, scripted_run
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

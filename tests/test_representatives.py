@@ -9,7 +9,7 @@ import pytest
 
 from negotiation.core.errors import GameFormatError
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.logs.records import load_log
+from negotiation.logs.reading import read_log as load_log
 from negotiation.runs.setup import RunSettings
 from tests.conftest import run_session, start_session
 

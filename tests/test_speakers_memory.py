@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from negotiation_cli import main
-from negotiation.logs.records import comparable, load_log, save_log
+from negotiation.logs.records import comparable, save_log
+from negotiation.logs.reading import read_log as load_log
 from negotiation.protocol.speakers import SpeakerContext, pick_named, static_order
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 from tests.fakes.negotiation_replies import turn_text
@@ -100,7 +101,7 @@ def test_pick_named() -> None:
 
 
 @pytest.mark.parametrize("args", [["--order", "moderator"], ["--memory", "summary"],
-                                  ["--memory", "summary", "--summarizer-model", "scripted:rational"],
+                                  ["--memory", "summary", "--summarizer-model", "human"],
                                   ["--summary-every", "0", "--memory", "summary",
                                    "--summarizer-model", "openai:x@http://127.0.0.1:9/v1"]])
 def test_helper_flags_validated(args: list[str], tmp_path: Path) -> None:

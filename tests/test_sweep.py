@@ -17,7 +17,8 @@ from negotiation.backends.base import GenerateConfig
 from negotiation.core.errors import ConfigError
 from negotiation.games.loader import DEFAULT_GAMES_DIR
 from negotiation.runs.specs import ExperimentPlan, SessionSpec
-from negotiation.logs.records import comparable, load_log
+from negotiation.logs.records import comparable
+from negotiation.logs.reading import read_log as load_log
 from negotiation.runs.setup import RunSettings
 from negotiation.runs.sweep import run_lock, run_plan
 from tests.fakes.fake_llm_server import Failure, FakeLLMServer
@@ -107,7 +108,8 @@ def _wait_for(predicate, deadline_s: float) -> bool:  # type: ignore[no-untyped-
 
 
 def _statuses(folder: Path) -> list[str]:
-    out = []
+    """Finished sessions' statuses, and "running" for each journal of a running session."""
+    out = ["running" for _ in folder.glob("session-*.jsonl")]
     for path in folder.glob("session-*.json"):
         out.append(json.loads(path.read_text())["status"])
     return out

@@ -30,7 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from negotiation.backends.base import GenerateConfig
-from negotiation.backends.registry import parse_spec
+from negotiation.agents.specs import parse_model_spec
 from negotiation.core.errors import ConfigError
 from negotiation.runs.experiment_schema import Document, read_document
 
@@ -179,11 +179,9 @@ def _annotator(doc: Document, i: int, a: AnnotatorSchema, schema: AnnotatorsSche
                shared: str) -> Annotator:
     key: tuple[str | int, ...] = ("annotators", i)
     try:
-        spec = parse_spec(a.model)
+        spec = parse_model_spec(a.model)
     except ConfigError as err:
         raise doc.error((*key, "model"), str(err)) from None
-    if spec.provider in ("scripted", "human"):
-        raise doc.error((*key, "model"), f"{spec.provider}: models cannot annotate")
     unknown = [n for n in a.labels or () if n not in schema.labels]
     if unknown:
         raise doc.error((*key, "labels"), f"unknown label {unknown[0]!r} (rubric: "

@@ -31,12 +31,11 @@ from typing import Any
 
 from evaluation.annotation.annotators import Annotator, AnnotatorSet, parse_labels
 from negotiation.backends.base import Backend, FatalError, Message, TransientError
-from negotiation.backends.registry import create_backend, parse_spec
+from negotiation.agents.specs import parse_model_spec
+from negotiation.backends.registry import create_backend
 from negotiation.core.errors import ConfigError
+from negotiation.logs.reading import load_logs
 from negotiation.logs.records import SessionLog, write_atomic
-from evaluation.results_store import load_logs
-
-PUBLIC_PHASES: frozenset[str] = frozenset({"opening", "round", "final"})
 OUTPUT_NAME = "annotations.jsonl"
 CACHE_NAME = "annotations.cache.jsonl"
 
@@ -75,6 +74,9 @@ class AnnotationResult:
     calls: int = 0
     """Calls answered now (pairs with an identical prompt share one call)."""
     errors: list[str] = field(default_factory=list)
+    """Calls that failed (a rerun retries them)."""
+    skipped: list[str] = field(default_factory=list)
+    """Log files that could not be used (reported, not annotated)."""
 
 
 def run_folder(target: Path) -> Path:
@@ -86,7 +88,7 @@ def _items(log: SessionLog, context: int) -> list[Item]:
     roles = {p.name: p.role for p in log.parties}
     items, history = [], []
     for turn in log.turns:
-        if turn.phase not in PUBLIC_PHASES or not turn.public.strip():
+        if not turn.phase.is_public or not turn.public.strip():
             continue
         shown = history[-context:] if context else []
         items.append(Item(log.run_name, log.session_id, log.session_index, turn.index, {
@@ -96,10 +98,8 @@ def _items(log: SessionLog, context: int) -> list[Item]:
     return items
 
 
-def collect_items(target: Path, context: int = 0) -> list[Item]:
-    """Every public message of the sessions under ``target``, in session then turn order."""
-    logs = sorted(load_logs(target),
-                  key=lambda lg: (lg.run_name, lg.session_index, lg.session_id))
+def collect_items(logs: Sequence[SessionLog], context: int = 0) -> list[Item]:
+    """Every public message of the sessions (in the loader's order), turn by turn."""
     return [item for log in logs for item in _items(log, context)]
 
 
@@ -171,7 +171,7 @@ def make_backends(annotators: Sequence[Annotator]) -> dict[str, Backend]:
     out = {}
     for a in annotators:
         try:
-            out[a.name] = create_backend(parse_spec(a.spec))
+            out[a.name] = create_backend(parse_model_spec(a.spec))
         except FatalError as err:
             raise ConfigError(f"annotator {a.name}: {err}") from None
     return out
@@ -214,11 +214,15 @@ def annotate_run(target: Path, config: AnnotatorSet, concurrency: int = 8,
     if concurrency < 1:
         raise ConfigError("--concurrency must be >= 1")
     folder = run_folder(target)
-    tasks = make_tasks(collect_items(target, config.context), config.annotators)
+    found = load_logs(target)
+    if not found.entries:
+        raise ConfigError(f"{target}: no usable session logs ({'; '.join(found.problems)})")
+    tasks = make_tasks(collect_items(found.logs, config.context), config.annotators)
     cache = Cache(folder / CACHE_NAME)
     unique = {t.key: t for t in tasks if t.key not in cache.entries}
     cached = sum(t.key in cache.entries for t in tasks)
-    result = AnnotationResult(folder / OUTPUT_NAME, [], tasks=len(tasks), cached=cached)
+    result = AnnotationResult(folder / OUTPUT_NAME, [], tasks=len(tasks), cached=cached,
+                              skipped=list(found.problems))
     if unique:
         asyncio.run(_run(list(unique.values()), backends_factory(config.annotators),
                          concurrency, cache, result))

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from negotiation.runs.costs import CostTotals, PriceTable, cost_of, run_cost, session_cost
-from negotiation.core.errors import ConfigError
-from evaluation.exports.ld import session_files
-from negotiation.logs.records import DealOutcome, SessionLog, TurnRecord, load_log
+from negotiation.core.phases import Phase
+from negotiation.core.game import deal_text
+from negotiation.core.rules import Outcome
+from negotiation.logs.records import SessionLog, TurnRecord
 from evaluation.annotation.refusal import find_refusal
 from evaluation.exports.table_io import Columns, Row, require_pyarrow, write_table
 
@@ -60,20 +59,6 @@ class ExportResult:
     totals: CostTotals
 
 
-def load_logs(target: Path) -> list[SessionLog]:
-    """Session logs of a run folder (recursively) or one file, ordered by run and index."""
-    if not target.exists():
-        raise ConfigError(f"{target}: no such run folder or session file")
-    logs = []
-    for path in session_files(target):
-        try:
-            logs.append(load_log(path))
-        except (ValidationError, ValueError, OSError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"{path}: not a readable session log ({first})") from None
-    return sorted(logs, key=lambda lg: (lg.run_name, lg.session_index, lg.session_id))
-
-
 def _ids(log: SessionLog) -> Row:
     return {"run": log.run_name, "session": log.session_id,
             "session_index": log.session_index, "game": log.game.name}
@@ -86,7 +71,7 @@ def turn_row(log: SessionLog, turn: TurnRecord, table: PriceTable) -> Row:
     pattern = find_refusal(turn.raw_output)
     return {**_ids(log), "party": turn.party, "role": party.role if party else None,
             "incentive": party.incentive if party else None, "model": model or None,
-            "phase": turn.phase, "turn": turn.index, "public": turn.public, "deal": turn.deal,
+            "phase": turn.phase, "turn": turn.index, "public": turn.public, "deal": deal_text(turn.deal),
             "vote": turn.vote, "own_score": turn.own_score, "format_ok": turn.format_ok,
             "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens,
             "cost": cost_of(model, turn.input_tokens, turn.output_tokens, table),
@@ -95,7 +80,7 @@ def turn_row(log: SessionLog, turn: TurnRecord, table: PriceTable) -> Row:
             "refusal": pattern is not None, "refusal_pattern": pattern}
 
 
-def _outcome(prefix: str, outcome: DealOutcome | None) -> Row:
+def _outcome(prefix: str, outcome: Outcome | None) -> Row:
     return {f"{prefix}_passes": outcome.passes if outcome else None,
             f"{prefix}_unanimous": outcome.unanimous if outcome else None}
 
@@ -107,7 +92,7 @@ def session_row(log: SessionLog, table: PriceTable) -> Row:
     row: Row = {**_ids(log), "status": log.status, "error": log.error, "seed": log.seed,
                 "rounds": log.rounds, "window": log.window, "vote_phase": log.vote,
                 "n_parties": len(log.parties), "n_turns": len(log.turns),
-                "proposer": log.proposer, "final_deal": log.final_deal,
+                "proposer": log.proposer, "final_deal": deal_text(log.final_deal),
                 **_outcome("threshold", log.threshold_outcome),
                 **_outcome("vote", log.vote_outcome), "outcomes_differ": log.outcomes_differ,
                 "input_tokens": totals.input_tokens, "output_tokens": totals.output_tokens,
@@ -118,7 +103,7 @@ def session_row(log: SessionLog, table: PriceTable) -> Row:
     return row
 
 
-def _accepts(outcome: DealOutcome | None, name: str) -> bool | None:
+def _accepts(outcome: Outcome | None, name: str) -> bool | None:
     return None if outcome is None else name in outcome.accepting
 
 
@@ -128,7 +113,7 @@ def party_rows(log: SessionLog, table: PriceTable) -> list[Row]:
     rows = []
     for party in log.parties:
         turns = [t for t in log.turns if t.party == party.name]
-        votes = [t.vote for t in turns if t.phase == "vote"]
+        votes = [t.vote for t in turns if t.phase is Phase.VOTE]
         used = usage.get(party.name)
         rows.append({**_ids(log), "party": party.name, "role": party.role,
                      "incentive": party.incentive, "model": party.model,
@@ -151,12 +136,11 @@ def score_columns(logs: Sequence[SessionLog]) -> Columns:
     return tuple((SCORE_PREFIX + name, "int") for name in names)
 
 
-def export_tables(target: Path, out: Path, fmt: str, table: PriceTable,
+def export_tables(logs: Sequence[SessionLog], out: Path, fmt: str, table: PriceTable,
                   formula_guard: bool = True) -> ExportResult:
-    """Write ``turns``, ``sessions`` and ``parties`` tables of the logs under ``target``."""
+    """Write ``turns``, ``sessions`` and ``parties`` tables of ``logs``."""
     if fmt == "parquet":
         require_pyarrow()
-    logs = load_logs(target)
     turns = [turn_row(log, t, table) for log in logs for t in log.turns]
     sessions = [session_row(log, table) for log in logs]
     parties = [row for log in logs for row in party_rows(log, table)]

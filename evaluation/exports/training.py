@@ -35,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.core.errors import ConfigError
+from negotiation.core.phases import PARTY_PHASES, Phase
 from negotiation.logs.records import PartyRecord, SessionLog, TurnRecord, write_atomic
-from evaluation.results_store import load_logs
 
 TRAINING_FORMATS: tuple[str, ...] = ("sft", "preference")
 SCORE_BY: tuple[str, ...] = ("final", "deal")
-PARTY_PHASES: tuple[str, ...] = ("opening", "round", "final", "vote")
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def _score(log: SessionLog, party: PartyRecord, turn: TurnRecord, score_by: str)
 
 
 def party_samples(log: SessionLog, party: PartyRecord, score_by: str = "final",
-                  phases: Sequence[str] = PARTY_PHASES) -> list[Sample]:
+                  phases: Sequence[Phase] = PARTY_PHASES) -> list[Sample]:
     """The samples of one party in one session."""
     passes = bool(log.threshold_outcome and log.threshold_outcome.passes)
     seen: dict[str, int] = {}
@@ -156,14 +155,14 @@ def preference_records(samples: Iterable[Sample], min_score: float | None = None
     return out
 
 
-def export_training(run: Path, out: Path, fmt: str, party_role: str | None,
+def export_training(logs: Sequence[SessionLog], out: Path, fmt: str, party_role: str | None,
                     min_score: float | None, *, require_pass: bool = True,
                     score_by: str = "final", margin: float = 1.0,
                     same_prompt: bool = False) -> list[Path]:
     """Write ``sft.jsonl`` or ``preference.jsonl`` under ``out``; returns the files written."""
     if fmt not in TRAINING_FORMATS:
         raise ConfigError(f"training format must be one of {', '.join(TRAINING_FORMATS)}")
-    samples = collect_samples(load_logs(run), party_role, score_by)
+    samples = collect_samples(logs, party_role, score_by)
     if fmt == "sft":
         records = sft_records(samples, min_score, require_pass)
     else:
@@ -189,9 +188,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
                    "responses to identical prompts")
 
 
-def export_training_cli(args: argparse.Namespace) -> int:
+def export_training_cli(args: argparse.Namespace, logs: Sequence[SessionLog]) -> int:
     """``export --format sft|preference``: write the file and say how many records."""
-    written = export_training(args.run, args.out, args.format, args.party_role, args.min_score,
+    written = export_training(logs, args.out, args.format, args.party_role, args.min_score,
                               require_pass=not args.any_outcome, score_by=args.score_by,
                               margin=args.margin, same_prompt=args.same_prompt)
     count = sum(1 for _ in written[0].open(encoding="utf-8"))

@@ -1,9 +1,9 @@
 """Load what the report shows about one run: native logs, evaluation figures, costs, config.
 
-Each RUN path is read twice: its native ``session-*.json`` logs (for the transcripts, the
-configuration, session statuses and costs) and, through ``evaluation.readers.read_run``, every
-log of any format (for the metrics, exactly as ``evaluate`` / ``leaderboard`` compute them).
-A log that cannot be read is listed, never fatal.
+Each RUN path is read once, through ``evaluation.readers.read_run`` (the one loader for native
+logs): the native logs give the transcripts, the configuration, session statuses and costs;
+every log of any format gives the metrics, exactly as ``evaluate`` / ``leaderboard`` compute
+them. A log that cannot be read is listed, never fatal.
 """
 
 from __future__ import annotations
@@ -13,22 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from evaluation.aggregate import EvalOptions, SessionResult, evaluate_run, summarize
 from evaluation.readers import ReadOptions, RunData, read_run
 from negotiation.runs.costs import CostTotals, PriceTable, run_cost
-from negotiation.core.errors import ConfigError
-from evaluation.exports.ld import session_files
-from negotiation.logs.records import SessionLog, load_log
-
-
-@dataclass(frozen=True)
-class LoadedLog:
-    """A native session log and the file it came from."""
-
-    path: Path
-    log: SessionLog
+from negotiation.logs.reading import LoadedLog
+from negotiation.logs.records import SessionLog
 
 
 @dataclass
@@ -38,7 +27,6 @@ class RunInfo:
     path: Path
     index: int
     logs: list[LoadedLog] = field(default_factory=list)
-    bad_logs: list[dict[str, str]] = field(default_factory=list)
     data: RunData | None = None
     results: list[SessionResult] = field(default_factory=list)
     entry: dict[str, Any] | None = None
@@ -63,27 +51,11 @@ class RunInfo:
         return out
 
     def errors(self) -> list[dict[str, str]]:
-        """Files that could not be read (by either reader), one entry per path."""
-        seen: dict[str, str] = {e["path"]: e["error"] for e in self.bad_logs}
+        """Files that could not be read, one entry per path."""
+        seen: dict[str, str] = {}
         for e in (self.data.errors if self.data else []):
             seen.setdefault(e["path"], e["error"])
         return [{"path": p, "error": m} for p, m in seen.items()]
-
-
-def read_native(path: Path) -> tuple[list[LoadedLog], list[dict[str, str]]]:
-    """Native logs under ``path`` (none when it holds only other formats) and bad files."""
-    try:
-        files = session_files(path) if path.exists() else []
-    except ConfigError:
-        return [], []
-    logs, bad = [], []
-    for file in files:
-        try:
-            logs.append(LoadedLog(file, load_log(file)))
-        except (OSError, UnicodeDecodeError, ValidationError, ValueError) as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            bad.append({"path": str(file), "error": f"not a valid session log: {first}"})
-    return logs, bad
 
 
 def config_of(log: SessionLog) -> dict[str, Any]:
@@ -114,8 +86,8 @@ def load_run(path: Path, index: int, options: EvalOptions,
              prices: PriceTable | None) -> RunInfo:
     """Read one RUN path: native logs, evaluation results and summary, costs, configs."""
     info = RunInfo(path, index)
-    info.logs, info.bad_logs = read_native(path)
     info.data = read_run(path, ReadOptions())
+    info.logs = [LoadedLog(s.source, s.log, "") for s in info.data.sessions if s.log is not None]
     info.results = evaluate_run(info.data, options)
     info.entry = summarize(info.data, info.results, options)
     if info.logs:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from evaluation.leakage import detect_leak
 from evaluation.site.charts import Chart, score_chart
-from negotiation.core.errors import DealError
-from negotiation.core.game import Scoring
+from negotiation.core.game import Deal, Scoring
+from negotiation.core.phases import Phase
+from negotiation.core.rules import accepts, agreement, in_game, score
 from negotiation.logs.records import SessionLog, TurnRecord
-from negotiation.core.rules import accepts, agreement, parse_deal, score
 
 _DEAL_TAG = re.compile(r"<DEAL>.*?</DEAL>", re.IGNORECASE | re.DOTALL)
 
@@ -100,13 +100,9 @@ class SessionView:
     """Party -> CSS class of its colour (``p0`` … ``p9``, as in the chart)."""
 
 
-def check_deal(text: str | None, scoring: Scoring) -> DealCheck | None:
-    """The oracle view of a deal written ``A1,B2,…``; None when there is no valid deal."""
-    if not text:
-        return None
-    try:
-        deal = parse_deal(text, scoring.issues)
-    except DealError:
+def check_deal(deal: Deal | None, scoring: Scoring) -> DealCheck | None:
+    """The oracle view of a logged deal; None when there is none (or it is not of this game)."""
+    if deal is None or not in_game(deal, scoring.issues):
         return None
     marks = tuple(Mark(p.name, p.role, score(deal, p), p.minimum, accepts(deal, p))
                   for p in scoring.parties)
@@ -129,7 +125,7 @@ def split_deals(text: str) -> tuple[tuple[str, bool], ...]:
 
 
 def _leaks(turn: TurnRecord, scoring: Scoring) -> bool:
-    if turn.phase not in ("opening", "round", "final") or not turn.public:
+    if not turn.phase.is_public or not turn.public:
         return False
     try:
         return detect_leak(turn.public, scoring.party(turn.party), scoring)
@@ -139,14 +135,14 @@ def _leaks(turn: TurnRecord, scoring: Scoring) -> bool:
 
 def turn_view(turn: TurnRecord, scoring: Scoring) -> TurnView:
     """One turn with its deal's oracle view (none for votes and helper turns)."""
-    speaks = turn.phase in ("opening", "round", "final")
+    speaks = turn.phase.is_public
     check = check_deal(turn.deal, scoring) if speaks else None
     return TurnView(turn, split_deals(turn.public), check, _leaks(turn, scoring))
 
 
 def party_rows(log: SessionLog) -> tuple[PartyRow, ...]:
     """The parties with final score (bonus included, as logged), vote and tokens."""
-    votes = {t.party: t.vote for t in log.turns if t.phase == "vote"}
+    votes = {t.party: t.vote for t in log.turns if t.phase is Phase.VOTE}
     tokens: dict[str, tuple[int, int]] = {}
     for t in log.turns:
         i, o = tokens.get(t.party, (0, 0))

@@ -67,6 +67,8 @@ class Completion:
     """How many retried attempts preceded this answer (filled by the retry wrapper)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Provider-specific figures, e.g. prompt tokens actually evaluated by a local model."""
+    cached: bool = False
+    """The answer came from a response cache (no model call was made)."""
 
 
 class TransientError(Exception):

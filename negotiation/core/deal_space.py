@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from negotiation.core.game import Deal, Scoring
-from negotiation.core.rules import DEFAULT_POLICY, RulePolicy, required_supporters
+from negotiation.core.rules import (
+    DEFAULT_POLICY,
+    RulePolicy,
+    acceptance_offsets,
+    clears_array,
+    minimums,
+    required_supporters,
+    veto_mask,
+)
 
 MAX_DEALS = 5_000_000
 CHUNK = 1 << 18
@@ -61,22 +69,18 @@ def all_scores(scoring: Scoring) -> tuple[np.ndarray, np.ndarray]:
 
 def acceptance_matrix(scoring: Scoring, scores: np.ndarray,
                       policy: RulePolicy = DEFAULT_POLICY) -> np.ndarray:
-    """Deals × parties booleans: which party accepts which deal (bonus never counted here
-    unless the policy says so)."""
-    minimums = np.array([p.minimum for p in scoring.parties])
-    bonus = np.array([10 if (policy.bonus_in_acceptance and p.role == "p1") else 0
-                      for p in scoring.parties])
-    values = scores + bonus
-    return values > minimums if policy.strict else values >= minimums
+    """Deals × parties booleans: which party accepts which deal (``rules.accepts`` for every
+    cell: p1's bonus counts only when the policy says so)."""
+    return clears_array(scores + acceptance_offsets(scoring, policy), minimums(scoring), policy)
 
 
 def feasible_mask(scoring: Scoring, accept: np.ndarray,
                   policy: RulePolicy = DEFAULT_POLICY) -> np.ndarray:
     """Deals that pass: enough supporters and every veto party among them."""
     enough = accept.sum(axis=1) >= required_supporters(scoring, policy)
-    veto_cols = [i for i, p in enumerate(scoring.parties) if p.role in ("p1", "p2")]
-    if veto_cols:
-        enough &= accept[:, veto_cols].all(axis=1)
+    vetoes = veto_mask(scoring)
+    if vetoes.any():
+        enough &= accept[:, vetoes].all(axis=1)
     return enough
 
 
@@ -114,8 +118,7 @@ def analyse(scoring: Scoring, policy: RulePolicy = DEFAULT_POLICY) -> Analysis:
     nash = None
     unanimous_idx = np.flatnonzero(unanimous)
     if unanimous_idx.size:
-        minimums = np.array([p.minimum for p in scoring.parties], dtype=np.float64)
-        surplus = scores[unanimous_idx].astype(np.float64) - minimums
+        surplus = scores[unanimous_idx].astype(np.float64) - minimums(scoring)
         nash = _deal(idx[unanimous_idx[int(np.argmax(np.prod(surplus, axis=1)))]])
     return Analysis(
         comparison=policy.comparison,

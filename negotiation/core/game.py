@@ -7,12 +7,22 @@ validate themselves on construction, so an object that exists is a consistent ga
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Annotated, Any
 
-ROLES: tuple[str, ...] = ("p1", "p2", "target", "player")
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+PROPOSER_ROLE = "p1"
+"""The role that opens, makes the final proposal, holds a veto and may earn the bonus."""
+VETO_ROLES: tuple[str, ...] = (PROPOSER_ROLE, "p2")
+"""Roles whose acceptance every passing deal needs."""
+TARGET_ROLE = "target"
+"""The party a targeted adversary aims at."""
+PLAYER_ROLE = "player"
+ROLES: tuple[str, ...] = (*VETO_ROLES, TARGET_ROLE, PLAYER_ROLE)
 BUILTIN_INCENTIVES: tuple[str, ...] = ("cooperative", "greedy", "untargeted_adv", "targeted_adv")
 ADVERSARIAL_INCENTIVES: tuple[str, ...] = ("untargeted_adv", "targeted_adv")
 MAX_PARTIES = 15
@@ -55,7 +65,44 @@ class Deal:
 
     def names(self) -> tuple[str, ...]:
         """Option names such as ``("A1", "B2", …)``."""
-        return tuple(str(self).split(","))
+        return tuple(f"{string.ascii_uppercase[i]}{k}" for i, k in enumerate(self.options))
+
+    @classmethod
+    def from_names(cls, names: Sequence[str]) -> Deal:
+        """The deal naming ``("A1", "B2", …)``: one option per issue, issues in order A, B, …
+        (ValueError otherwise). Ranges are checked against a game by ``rules.parse_deal``."""
+        options = []
+        for i, name in enumerate(names):
+            letter, digits = name[:1], name[1:]
+            if letter != string.ascii_uppercase[i] or not digits.isdigit() or int(digits) < 1:
+                raise ValueError(f"option {i + 1} of a deal must be {string.ascii_uppercase[i]}<k>,"
+                                 f" got {name!r}")
+            options.append(int(digits))
+        if not options:
+            raise ValueError("a deal names at least one option")
+        return cls(tuple(options))
+
+
+def deal_text(deal: Deal | None) -> str | None:
+    """``"A1,B2,…"``, or None without a deal (tables and text reports)."""
+    return None if deal is None else str(deal)
+
+
+def _coerce_deal(value: Any) -> Deal:
+    """A ``Deal`` from a deal, a list of option names (format 2) or ``"A1,B2"`` (format 1)."""
+    if isinstance(value, Deal):
+        return value
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return Deal.from_names(value)
+    raise ValueError(f"a deal is a list of option names like ['A1', 'B2'], got {value!r}")
+
+
+DealValue = Annotated[
+    Deal, PlainValidator(_coerce_deal), PlainSerializer(lambda d: list(d.names())),
+    WithJsonSchema({"type": "array", "items": {"type": "string"}})]
+"""A deal inside a pydantic record: stored as its option names (``["A1", "B2", …]``)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +139,21 @@ class Party:
         return representative_names(self.name, self.count)
 
     @property
+    def is_p1(self) -> bool:
+        """Whether this party is p1 (opens, closes, holds a veto, may earn the bonus)."""
+        return self.role == PROPOSER_ROLE
+
+    @property
+    def has_veto(self) -> bool:
+        """Whether every passing deal needs this party's acceptance (p1 and p2)."""
+        return self.role in VETO_ROLES
+
+    @property
+    def is_target(self) -> bool:
+        """Whether a targeted adversary aims at this party."""
+        return self.role == TARGET_ROLE
+
+    @property
     def is_adversarial(self) -> bool:
         """True for the adversarial incentives of the paper."""
         return self.incentive in ADVERSARIAL_INCENTIVES
@@ -122,22 +184,22 @@ class Scoring:
     @property
     def proposer(self) -> Party:
         """The party that opens and closes: p1, or the first party when there is no p1."""
-        return next((p for p in self.parties if p.role == "p1"), self.parties[0])
+        return next((p for p in self.parties if p.is_p1), self.parties[0])
 
     @property
     def has_p1(self) -> bool:
         """Whether a p1 (proposer with a veto) exists; otherwise the first party chairs."""
-        return any(p.role == "p1" for p in self.parties)
+        return any(p.is_p1 for p in self.parties)
 
     @property
     def vetoes(self) -> tuple[Party, ...]:
         """The veto parties present: p1 and p2."""
-        return tuple(p for p in self.parties if p.role in ("p1", "p2"))
+        return tuple(p for p in self.parties if p.has_veto)
 
     @property
     def target(self) -> Party | None:
         """The party a targeted adversary aims at, if any."""
-        return next((p for p in self.parties if p.role == "target"), None)
+        return next((p for p in self.parties if p.is_target), None)
 
     def party(self, name: str) -> Party:
         """Look a party up by display name or by one of its speakers (KeyError when absent)."""

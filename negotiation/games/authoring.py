@@ -176,7 +176,7 @@ def plan_derivation(game: Game, drops: Sequence[str], incentives: Sequence[str])
     plan = Derivation()
     for name in drops:
         party = _party(game, name)
-        if party.role in ("p1", "p2"):
+        if party.has_veto:
             raise ConfigError(f"cannot drop {name!r}: it is {party.role}, a veto party the "
                               "protocol needs; edit config.txt by hand for such a variant")
         if name not in plan.drop:

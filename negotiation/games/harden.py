@@ -33,7 +33,15 @@ import numpy as np
 from negotiation.core.deal_space import acceptance_matrix, all_scores, feasible_mask
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import Scoring
-from negotiation.core.rules import DEFAULT_POLICY, UNANIMITY_BONUS, RulePolicy, required_supporters
+from negotiation.core.rules import (
+    DEFAULT_POLICY,
+    RulePolicy,
+    acceptance_offsets,
+    minimums,
+    required_supporters,
+    strict_margin,
+    veto_mask,
+)
 
 DEFAULT_BOUND = 20
 MAX_DEALS = 100_000
@@ -101,13 +109,12 @@ class _Problem:
 def _problem(scoring: Scoring, feasible: int, unanimous: int | None, bound: int,
              policy: RulePolicy) -> _Problem:
     _, scores = all_scores(scoring)
-    bonus = np.array([UNANIMITY_BONUS if policy.bonus_in_acceptance and p.role == "p1" else 0
-                      for p in scoring.parties], dtype=np.int64)
-    eff = scores + bonus - (1 if policy.strict else 0)  # integers: s > t  <=>  s - 1 >= t
+    # rules.accepts as ">=" on integers: s + bonus > t  <=>  s + bonus - 1 >= t
+    eff = scores + acceptance_offsets(scoring, policy) - strict_margin(policy)
     p1 = scoring.parties.index(scoring.proposer)
     ideal = np.flatnonzero(scores[:, p1] == scores[:, p1].max())
-    base = np.array([p.minimum for p in scoring.parties], dtype=np.int64)
-    veto = np.array([p.role in ("p1", "p2") for p in scoring.parties])
+    base = minimums(scoring)
+    veto = veto_mask(scoring)
     required = required_supporters(scoring, policy)
     order = _search_order(eff, base, veto, required, bound)
     prob = _Problem(eff=eff[:, order], base=base[order], veto=veto[order],

@@ -19,7 +19,10 @@ from negotiation.core.game import (
     MAX_PARTIES,
     MAX_REPRESENTATIVES,
     MIN_OPTIONS,
+    PLAYER_ROLE,
+    PROPOSER_ROLE,
     ROLES,
+    TARGET_ROLE,
     Deal,
     Game,
     Issue,
@@ -27,6 +30,7 @@ from negotiation.core.game import (
     Scoring,
     representative_names,
 )
+from negotiation.core.phases import HELPER_PREFIX, is_helper_seat
 from negotiation.core.rules import best_deal, parse_deal
 
 DEFAULT_GAMES_DIR = Path(__file__).resolve().parents[2] / "games_descriptions"
@@ -125,6 +129,9 @@ def _validate_config(path: Path, entries: list[ConfigLine]) -> None:
     for e in entries:
         if not e.name:
             raise GameFormatError(path, "party name is empty", e.line)
+        if is_helper_seat(e.name):
+            raise GameFormatError(path, f"party name {e.name!r} may not start with "
+                                  f"{HELPER_PREFIX!r} (reserved for helper seats)", e.line)
         if e.name in seen_names:
             raise GameFormatError(path, f"duplicate party name {e.name!r}", e.line)
         if not _FILE_NAME.match(e.file_name) or ".." in e.file_name:
@@ -135,7 +142,7 @@ def _validate_config(path: Path, entries: list[ConfigLine]) -> None:
         if e.role not in ROLES:
             raise GameFormatError(path, f"unknown role {e.role!r} "
                                   f"(expected one of {', '.join(ROLES)})", e.line)
-        if e.role != "player" and e.role in seen_roles:
+        if e.role != PLAYER_ROLE and e.role in seen_roles:
             raise GameFormatError(path, f"second party with role {e.role!r}", e.line)
         if not e.incentive or not _FILE_NAME.match(e.incentive) or ".." in e.incentive:
             raise GameFormatError(path, f"incentive {e.incentive!r} is not a plain name", e.line)
@@ -144,7 +151,7 @@ def _validate_config(path: Path, entries: list[ConfigLine]) -> None:
         seen_roles.add(e.role)
     _validate_speakers(path, entries)
     for e in entries:
-        if e.incentive == "targeted_adv" and "target" not in seen_roles:
+        if e.incentive == "targeted_adv" and TARGET_ROLE not in seen_roles:
             raise GameFormatError(path, f"{e.name!r} is targeted_adv but no party has the "
                                   "role 'target'", e.line)
 
@@ -286,7 +293,7 @@ def load_game(folder: Path | str, incentives: Mapping[str, str] | None = None,
             warnings.append(f"{folder / 'global_instructions.txt'}: party {party.name!r} is never "
                             "mentioned in double quotes")
     p1_dropped = not scoring.has_p1 and any(
-        e.role == "p1" for e in parse_config(folder / "config.txt"))
+        e.role == PROPOSER_ROLE for e in parse_config(folder / "config.txt"))
     deal, given = _load_initial_deal(folder, scoring, p1_dropped)
     prompts_dir = folder / "prompts"
     return Game(scoring, global_text, briefs, deal, given,

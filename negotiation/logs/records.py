@@ -11,19 +11,29 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from negotiation.core.game import Issue, Party, Scoring
+from negotiation.core.game import DealValue, Issue, Party, Scoring
+from negotiation.core.phases import Phase
+from negotiation.core.rules import Outcome
+from negotiation.logs.safe_names import check_safe
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: deals are lists of option names, outcomes the rules core's ``Outcome``, turns say whether
+they came from the response cache. 1 (read, upgraded on load): deals as ``"A1,B2"`` strings."""
 VOLATILE_FIELDS: frozenset[str] = frozenset(
-    {"created_at", "updated_at", "latency_s", "package_versions", "started_at", "path"})
-"""Fields that legitimately differ between two identical runs (times, machine, location)."""
+    {"created_at", "updated_at", "latency_s", "package_versions", "started_at", "path",
+     "cached"})
+"""Fields that legitimately differ between two identical runs (times, machine, location, and
+whether an answer came from the response cache)."""
 
-Phase = Literal["opening", "round", "final", "vote", "summary", "moderator"]
 Status = Literal["running", "complete", "failed"]
+MAX_SEED = 2**63 - 1
+"""Seeds and indices fit a signed 64-bit integer (SQLite, Parquet)."""
+SafeName = Annotated[str, AfterValidator(check_safe)]
+"""A string that names a file or folder: one safe path component (``logs.safe_names``)."""
 
 
 class _Record(BaseModel):
@@ -52,8 +62,8 @@ class TurnRecord(_Record):
     """Private reasoning (never shown to others)."""
     plan: str = ""
     """Private notes carried to the party's next turn."""
-    deal: str | None = None
-    """The deal proposed in the public message (``A1,B2,…``), if a full valid one."""
+    deal: DealValue | None = None
+    """The deal proposed in the public message (``["A1", "B2", …]``), if a full valid one."""
     deal_source: str = "none"
     """Where the deal was found: tag, text or none."""
     vote: str | None = None
@@ -82,6 +92,8 @@ class TurnRecord(_Record):
     """Retried attempts before the answer."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific figures (e.g. prompt tokens actually evaluated by a local model)."""
+    cached: bool = False
+    """The answer came from the run's response cache: no model call, no cost (volatile)."""
 
 
 class PartyRecord(_Record):
@@ -89,7 +101,7 @@ class PartyRecord(_Record):
 
     name: str
     """Display name."""
-    file_name: str
+    file_name: SafeName
     """Its file name in the game folder."""
     role: str
     """p1, p2, target or player."""
@@ -110,19 +122,6 @@ class PartyRecord(_Record):
     """With count=K > 1: representative name -> that representative's system prompt."""
 
 
-class DealOutcome(_Record):
-    """Whether a deal passes, by thresholds or by votes."""
-
-    deal: str | None
-    """The deal judged (p1's final proposal); None when it named no full deal."""
-    accepting: list[str]
-    """Parties that accept."""
-    passes: bool
-    """Enough supporters, vetoes included."""
-    unanimous: bool
-    """Every party accepts."""
-
-
 class GameRef(_Record):
     """Which game was played."""
 
@@ -138,12 +137,12 @@ class SessionLog(_Record):
     """The record of one negotiation session."""
 
     format_version: int = FORMAT_VERSION
-    """Version of this schema."""
-    session_id: str
+    """Version of this schema (older versions are read and upgraded; newer ones refused)."""
+    session_id: SafeName
     """Stable id derived from the run configuration and the session index."""
-    run_name: str
+    run_name: SafeName
     """Name of the run folder."""
-    session_index: int
+    session_index: int = Field(ge=0, le=MAX_SEED)
     """Index of this session within its run."""
     status: Status = "running"
     """running, complete or failed."""
@@ -157,7 +156,7 @@ class SessionLog(_Record):
     """Parties in config order."""
     proposer: str
     """The party that opened and made the final proposal."""
-    seed: int
+    seed: int = Field(ge=0, le=MAX_SEED)
     """Seed of this session (speaking order and per-call seeds derive from it)."""
     rounds: int
     """Number of discussion turns."""
@@ -177,11 +176,11 @@ class SessionLog(_Record):
     """Model specs of the helper roles used: ``summarizer``, ``moderator``."""
     turns: list[TurnRecord] = Field(default_factory=list)
     """Every completed call, in order."""
-    final_deal: str | None = None
-    """p1's final proposal (``A1,B2,…``), None if it named no full deal."""
-    threshold_outcome: DealOutcome | None = None
+    final_deal: DealValue | None = None
+    """p1's final proposal (``["A1", "B2", …]``), None if it named no full deal."""
+    threshold_outcome: Outcome | None = None
     """The outcome by the rules core (scores vs minimums)."""
-    vote_outcome: DealOutcome | None = None
+    vote_outcome: Outcome | None = None
     """The outcome by the parties' votes (p1 counts as accepting its own proposal)."""
     outcomes_differ: bool | None = None
     """True when the threshold and vote outcomes disagree on passing."""
@@ -193,6 +192,14 @@ class SessionLog(_Record):
     """When the log was last written (volatile)."""
     package_versions: dict[str, str] = Field(default_factory=dict)
     """Versions of the harness and SDKs (volatile)."""
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if not 1 <= value <= FORMAT_VERSION:
+            raise ValueError(f"format_version {value} is not one this harness reads "
+                             f"(1-{FORMAT_VERSION}); upgrade the harness")
+        return FORMAT_VERSION
 
     def scoring(self) -> Scoring:
         """Rebuild the scoring view from the log alone."""
@@ -222,11 +229,6 @@ def write_atomic(path: Path, text: str) -> None:
 def save_log(log: SessionLog, path: Path) -> None:
     """Write a session log atomically."""
     write_atomic(path, log.model_dump_json(indent=1) + "\n")
-
-
-def load_log(path: Path) -> SessionLog:
-    """Read a session log (pydantic validates it)."""
-    return SessionLog.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def strip_volatile(data: Any) -> Any:

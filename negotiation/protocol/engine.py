@@ -1,9 +1,11 @@
-"""The round engine: runs one session step by step, saving the log after every turn.
+"""The round engine: runs one session step by step, recording every turn as it completes.
 
 A session is a sequence of steps: p1's opening, the discussion turns, p1's final proposal, then
 the votes; optionally a summarizer writes a running summary every K discussion turns and a
 moderator picks each next speaker. The next step is always derived from the turns already
 logged (and the stored speaking order), so a resumed session continues exactly where it stopped.
+For each step the engine builds the acting seat's ``Observation`` from the log, awaits its
+``SeatReply`` and appends the turn; it never sees prompts or model text.
 """
 
 from __future__ import annotations
@@ -12,28 +14,27 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from negotiation.backends.base import Backend, Completion, GenerateConfig, Message
 from negotiation.core.game import Game, Party
+from negotiation.core.phases import HelperRole, Phase
+from negotiation.core.rules import required_supporters, score
+from negotiation.logs.records import SessionLog, TurnRecord
+from negotiation.logs.writer import LogSink
 from negotiation.protocol.outcome import conclude
-from negotiation.protocol.parsing import parse_output, parse_vote
-from negotiation.protocol.prompting import HistoryEntry, PromptBuilder
-from negotiation.logs.records import SessionLog, TurnRecord, write_atomic
-from negotiation.core.rules import parse_deal, score
-from negotiation.protocol.speakers import pick_named, successor
-from negotiation.logs.clock import now_iso
-from negotiation.protocol.turn_records import make_turn, skipped_vote
+from negotiation.protocol.seats import Observation, PublicMessage, Seat, SeatReply
+from negotiation.protocol.speakers import successor
+from negotiation.protocol.turn_records import skipped_vote, turn_record
 
-SUMMARIZER, MODERATOR = "@summarizer", "@moderator"
+SUMMARIZER, MODERATOR = HelperRole.SUMMARIZER.seat, HelperRole.MODERATOR.seat
+MODERATOR_FALLBACK = "moderator named no party: fallback to the next in order"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One model call of the session."""
+    """One turn of the session: its index, phase and who acts (speaker or helper seat)."""
 
     index: int
-    phase: str
+    phase: Phase
     party: str
     final_turn: bool = False
 
@@ -59,95 +60,91 @@ def plan_steps(log: SessionLog) -> list[Step]:
     """All steps of a session with a static speaking order (not for the moderator policy)."""
     if log.order_policy == "moderator":
         raise ValueError("the moderator policy decides the order turn by turn")
-    steps = [Step(0, "opening", log.proposer)]
+    steps = [Step(0, Phase.OPENING, log.proposer)]
     every = log.summary_every if log.memory == "summary" else 0
     for i, name in enumerate(log.order):
-        steps.append(Step(len(steps), "round", name, name not in log.order[i + 1:]))
+        steps.append(Step(len(steps), Phase.ROUND, name, name not in log.order[i + 1:]))
         if every and (i + 1) % every == 0:
-            steps.append(Step(len(steps), "summary", SUMMARIZER))
-    steps.append(Step(len(steps), "final", log.proposer))
+            steps.append(Step(len(steps), Phase.SUMMARY, SUMMARIZER))
+    steps.append(Step(len(steps), Phase.FINAL, log.proposer))
     if log.vote:
-        steps += [Step(len(steps) + i, "vote", p.name) for i, p in
+        steps += [Step(len(steps) + i, Phase.VOTE, p.name) for i, p in
                   enumerate(q for q in log.parties if q.name != log.proposer)]
     return steps
+
+
+def pending_voters(log: SessionLog) -> list[str]:
+    """Parties (other than the proposer) whose vote is not logged yet."""
+    voted = {t.party for t in log.turns if t.phase is Phase.VOTE}
+    return [p.name for p in log.parties if p.name != log.proposer and p.name not in voted]
 
 
 def next_step(log: SessionLog) -> Step | None:
     """The step after the logged turns; None when the session is over."""
     turns, index = log.turns, len(log.turns)
-    rounds_done = sum(1 for t in turns if t.phase == "round")
+    rounds_done = sum(1 for t in turns if t.phase is Phase.ROUND)
     if not turns:
-        return Step(0, "opening", log.proposer)
-    last = turns[-1].phase
-    if (log.memory == "summary" and log.summary_every and last == "round"
+        return Step(0, Phase.OPENING, log.proposer)
+    if (log.memory == "summary" and log.summary_every and turns[-1].phase is Phase.ROUND
             and rounds_done % log.summary_every == 0):
-        return Step(index, "summary", SUMMARIZER)
+        return Step(index, Phase.SUMMARY, SUMMARIZER)
     if rounds_done < log.rounds:
         if len(log.order) <= rounds_done:
-            return Step(index, "moderator", MODERATOR)
+            return Step(index, Phase.MODERATOR, MODERATOR)
         speaker = log.order[rounds_done]
         static = log.order_policy != "moderator"
         is_last = static and speaker not in log.order[rounds_done + 1:]
-        return Step(index, "round", speaker, final_turn=is_last)
-    if not any(t.phase == "final" for t in turns):
-        return Step(index, "final", log.proposer)
-    voted = {t.party for t in turns if t.phase == "vote"}
-    waiting = [p.name for p in log.parties if p.name != log.proposer and p.name not in voted]
-    return Step(index, "vote", waiting[0]) if log.vote and waiting else None
+        return Step(index, Phase.ROUND, speaker, final_turn=is_last)
+    if not any(t.phase is Phase.FINAL for t in turns):
+        return Step(index, Phase.FINAL, log.proposer)
+    waiting = pending_voters(log)
+    return Step(index, Phase.VOTE, waiting[0]) if log.vote and waiting else None
+
+
+def public_messages(log: SessionLog) -> list[PublicMessage]:
+    """Every public message of the session so far, in order."""
+    return [PublicMessage(t.index, t.speaker or t.party, t.party, t.public, t.deal)
+            for t in log.turns if t.phase.is_public]
 
 
 class SessionRunner:
-    """Runs (or resumes) one session of ``game`` with one backend per party (and helpers)."""
+    """Runs (or resumes) one session of ``game``: one seat per party (and per helper)."""
 
-    def __init__(self, game: Game, backends: Mapping[str, Backend], log: SessionLog,
-                 path: Path, on_turn: TurnCallback | None = None) -> None:
+    def __init__(self, game: Game, seats: Mapping[str, Seat], log: SessionLog, sink: LogSink,
+                 on_turn: TurnCallback | None = None) -> None:
         self.game = game
-        self.backends = backends
+        self.seats = seats
         self.log = log
-        self.path = path
+        self.sink = sink
         self.on_turn = on_turn
-        self.prompts = PromptBuilder(game)
-
-    def _party(self, name: str) -> Party:
-        return self.game.scoring.party(name)
 
     async def run(self) -> SessionLog:
-        """Run the remaining steps; a provider failure marks the session failed."""
+        """Run the remaining steps; any error marks the session failed (then re-raised)."""
         try:
+            await self.sink.begin(self.log)
             while (step := next_step(self.log)) is not None:
-                if step.phase == "vote":
+                if step.phase is Phase.VOTE:
                     await self._votes()
-                elif step.phase in ("summary", "moderator"):
-                    await self._append(await self._helper(step))
                 else:
-                    await self._append(await self._speak(step))
+                    await self._append(await self._turn(step))
             conclude(self.log, self.game.scoring)
             self.log.status = "complete"
-            await self._save()
+            await self.sink.save(self.log)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # recorded, then re-raised: the log keeps the cause
             self.log.status = "failed"
             self.log.error = f"{type(err).__name__}: {err}"
-            await self._save()
+            await self.sink.save(self.log)
             raise
         return self.log
 
-    def _public(self) -> list[HistoryEntry]:
-        return [HistoryEntry(t.speaker or t.party, t.public) for t in self.log.turns
-                if t.phase in ("opening", "round")]
+    def _party(self, name: str) -> Party:
+        return self.game.scoring.party(name)
 
-    def _history(self) -> list[HistoryEntry]:
-        public = self._public()
-        return public[-self.log.window:] if self.log.window > 0 else []
-
-    def _summaries(self) -> list[str]:
-        return [t.public for t in self.log.turns if t.phase == "summary"]
-
-    def _plan(self, name: str) -> str:
-        plans = [t.plan for t in self.log.turns
-                 if (t.speaker or t.party) == name and t.phase != "vote"]
-        return plans[-1] if plans else ""
+    def _seat(self, step: Step) -> Seat:
+        """Helpers by seat name; parties by party name (a representative speaks for it)."""
+        return self.seats[step.party if step.phase.is_helper else self._party(step.party).name]
 
     def _speaker(self, name: str) -> str:
         """The speaker behind a step name (a party with several representatives opens, closes
@@ -155,99 +152,81 @@ class SessionRunner:
         party = self._party(name)
         return name if name in party.speakers else party.speakers[0]
 
-    def _prompt(self, step: Step) -> str:
+    def _plan(self, speaker: str) -> str:
+        plans = [t.plan for t in self.log.turns
+                 if (t.speaker or t.party) == speaker and t.phase is not Phase.VOTE]
+        return plans[-1] if plans else ""
+
+    def _observation(self, step: Step, **extra: object) -> Observation:
+        scoring, public = self.game.scoring, public_messages(self.log)
+        window = tuple(public[-self.log.window:]) if self.log.window > 0 else ()
+        summaries = tuple(t.public for t in self.log.turns if t.phase is Phase.SUMMARY)
+        party, speaker = None, step.party
+        if step.phase.is_party:
+            party, speaker = self._party(step.party), self._speaker(step.party)
+            extra.setdefault("plan", self._plan(speaker))
+        return Observation(
+            phase=step.phase, index=step.index, seed=derive_seed(self.log.seed, step.index),
+            speaker=speaker, party=party, issues=scoring.issues,
+            parties=tuple(p.name for p in scoring.parties), speakers=scoring.speakers,
+            proposer=scoring.proposer.name, vetoes=tuple(v.name for v in scoring.vetoes),
+            required=required_supporters(scoring), history=window, summaries=summaries,
+            final_turn=step.final_turn, **extra)  # type: ignore[arg-type]
+
+    def _helper_context(self, step: Step) -> dict[str, object]:
+        public = public_messages(self.log)
+        if step.phase is Phase.SUMMARY:
+            summaries = [t.public for t in self.log.turns if t.phase is Phase.SUMMARY]
+            since = self.log.summary_every if summaries and summaries[-1] else len(public)
+            return {"new_messages": tuple(public[-since:])}
+        previous = public[-1].speaker if public else self.log.proposer
+        return {"previous": previous,
+                "candidates": tuple(n for n in self.game.scoring.speakers if n != previous)}
+
+    async def _turn(self, step: Step) -> TurnRecord:
+        extra = self._helper_context(step) if step.phase.is_helper else {}
+        if step.phase is Phase.OPENING:
+            extra["deal"] = self.game.initial_deal
+        obs = self._observation(step, **extra)
+        reply = await self._seat(step).act(obs)
+        if step.phase.is_helper:
+            return self._helper_turn(step, obs, reply)
         party = self._party(step.party)
-        speaker = self._speaker(step.party)
-        if step.phase == "opening":
-            return self.prompts.opening(party)
-        if step.phase == "final":
-            return self.prompts.final(party, self._history(), self._plan(speaker),
-                                      self._summaries())
-        return self.prompts.round(party, self._history(), self._plan(speaker),
-                                  step.final_turn, self._summaries(), speaker)
+        deal = reply.action.deal
+        speaker = obs.speaker if party.count > 1 else None
+        return turn_record(step.index, party.name, step.phase, reply,
+                           score(deal, party) if deal else None, speaker)
 
-    def _config(self, step: Step, generation: dict[str, object]) -> GenerateConfig:
-        return GenerateConfig(**{**generation, "seed": derive_seed(self.log.seed, step.index),
-                                 "cache_key": f"{self.log.session_id}:{step.party}"})
-
-    async def _call(self, step: Step, system: str, prompt: str) -> Completion:
-        generation, backend = self.log.parties[0].generation, step.party
-        if not step.party.startswith("@"):
-            backend = self._party(step.party).name
-            generation = next(p for p in self.log.parties if p.name == backend).generation
-        messages = [Message("system", system), Message("user", prompt)]
-        return await self.backends[backend].generate(messages, self._config(step, generation))
-
-    def _initial(self, name: str) -> str:
-        party = self._party(name).name
-        record = next(p for p in self.log.parties if p.name == party)
-        return record.representatives.get(self._speaker(name), record.initial_prompt)
-
-    async def _speak(self, step: Step) -> TurnRecord:
-        prompt = self._prompt(step)
-        completion = await self._call(step, self._initial(step.party), prompt)
-        party, speaker = self._party(step.party), self._speaker(step.party)
-        others = [n for p in self.game.parties for n in {p.name, *p.speakers} if n != speaker]
-        parsed = parse_output(completion.text, self.game.issues, others)
-        own = score(parsed.deal, party) if parsed.deal else None
-        turn = make_turn(step.index, party.name, step.phase, prompt, completion, parsed, own)
-        if party.count > 1:
-            turn.speaker = speaker
-        return turn
-
-    async def _helper(self, step: Step) -> TurnRecord:
-        if step.phase == "summary":
-            previous = self._summaries()[-1] if self._summaries() else ""
-            since = self.log.summary_every if previous else len(self._public())
-            system, prompt = self.prompts.summarizer(previous, self._public()[-since:])
-        else:
-            previous = self._public()[-1].speaker if self._public() else self.log.proposer
-            names = list(self.game.scoring.speakers)
-            system, prompt = self.prompts.moderator(self._history(), previous,
-                                                    [n for n in names if n != previous])
-        completion = await self._call(step, system, prompt)
-        text = completion.text.strip()
-        if step.phase == "moderator":
-            names = list(self.game.scoring.speakers)
-            chosen = pick_named(text, names, previous)
-            text = chosen or successor(names, previous)
+    def _helper_turn(self, step: Step, obs: Observation, reply: SeatReply) -> TurnRecord:
+        text, issues = reply.action.public.strip(), list(reply.parse.issues)
+        if step.phase is Phase.MODERATOR:
+            if text not in obs.candidates:
+                text = successor(list(obs.speakers), obs.previous)
+                issues.append(MODERATOR_FALLBACK)
             self.log.order.append(text)
-            issues = () if chosen else ("moderator named no party: fallback to the next in order",)
-            return make_turn(step.index, MODERATOR, "moderator", prompt, completion, None, None,
-                             public=text, issues=issues)
-        return make_turn(step.index, SUMMARIZER, "summary", prompt, completion, None, None,
-                         public=text, issues=() if text else ("empty summary",))
+        elif not text:
+            issues.append("empty summary")
+        return turn_record(step.index, step.party, step.phase, reply, None, None,
+                           public=text, issues=tuple(issues))
 
     async def _votes(self) -> None:
-        final = next(t for t in self.log.turns if t.phase == "final")
-        voted = {t.party for t in self.log.turns if t.phase == "vote"}
-        pending = [p.name for p in self.log.parties
-                   if p.name != self.log.proposer and p.name not in voted]
-        first = len(self.log.turns)
-        steps = [Step(first + i, "vote", name) for i, name in enumerate(pending)]
-        if final.deal is None:
+        deal = next(t for t in self.log.turns if t.phase is Phase.FINAL).deal
+        steps = [Step(len(self.log.turns) + i, Phase.VOTE, name)
+                 for i, name in enumerate(pending_voters(self.log))]
+        if deal is None:
             for step in steps:
                 await self._append(skipped_vote(step.index, step.party))
             return
-        deal = parse_deal(final.deal, self.game.issues)
-        prompts = [self.prompts.vote(self._party(s.party), str(deal),
-                                     score(deal, self._party(s.party))) for s in steps]
-        results = await asyncio.gather(*(self._call(s, self._initial(s.party), p)
-                                         for s, p in zip(steps, prompts)))
-        for step, prompt, completion in zip(steps, prompts, results):
-            own = score(deal, self._party(step.party))
-            await self._append(make_turn(step.index, step.party, "vote", prompt, completion,
-                                   parse_vote(completion.text), own))
+        observations = [self._observation(s, deal=deal, own_score=score(deal, self._party(s.party)))
+                        for s in steps]
+        replies = await asyncio.gather(*(self._seat(s).act(o)
+                                         for s, o in zip(steps, observations)))
+        for step, obs, reply in zip(steps, observations, replies):
+            await self._append(turn_record(step.index, step.party, Phase.VOTE, reply,
+                                           obs.own_score, None))
 
     async def _append(self, turn: TurnRecord) -> None:
         self.log.turns.append(turn)
-        await self._save()
+        await self.sink.turn(self.log, turn)
         if self.on_turn is not None:
             self.on_turn(self.log, turn, total_steps(self.log))
-
-    async def _save(self) -> None:
-        """Serialise on the loop, write (temp file, fsync, rename) in a worker thread so that
-        other sessions keep running meanwhile."""
-        self.log.updated_at = now_iso()
-        text = self.log.model_dump_json(indent=1) + "\n"
-        await asyncio.to_thread(write_atomic, self.path, text)

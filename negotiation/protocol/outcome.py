@@ -8,40 +8,32 @@ a REJECT) with the same definition of passing (``rules.passes_with``).
 from __future__ import annotations
 
 from negotiation.core.game import Deal, Scoring
-from negotiation.logs.records import DealOutcome, SessionLog
-from negotiation.core.rules import agreement, parse_deal, passes_with, payoff
+from negotiation.core.phases import Phase
+from negotiation.core.rules import NO_DEAL, Outcome, agreement, payoff, vote_result
+from negotiation.logs.records import SessionLog
 
-NO_DEAL = DealOutcome(deal=None, accepting=[], passes=False, unanimous=False)
 
-
-def final_deal(log: SessionLog, scoring: Scoring) -> Deal | None:
+def final_deal(log: SessionLog) -> Deal | None:
     """p1's final proposal, None when it named no full deal (or the session has none)."""
-    final = next((t for t in log.turns if t.phase == "final"), None)
-    if final is None or final.deal is None:
-        return None
-    return parse_deal(final.deal, scoring.issues)
+    final = next((t for t in log.turns if t.phase is Phase.FINAL), None)
+    return None if final is None else final.deal
 
 
-def vote_outcome(log: SessionLog, scoring: Scoring, deal: Deal | None) -> DealOutcome:
+def vote_outcome(log: SessionLog, scoring: Scoring, deal: Deal | None) -> Outcome:
     """The outcome by votes."""
     if deal is None:
         return NO_DEAL
     accepting = [log.proposer] + [t.party for t in log.turns
-                                  if t.phase == "vote" and t.vote == "ACCEPT"]
-    passes, unanimous = passes_with(set(accepting), scoring)
-    return DealOutcome(deal=str(deal), accepting=accepting, passes=passes, unanimous=unanimous)
+                                  if t.phase is Phase.VOTE and t.vote == "ACCEPT"]
+    return vote_result(deal, accepting, scoring)
 
 
 def conclude(log: SessionLog, scoring: Scoring) -> None:
     """Fill the log's final deal, outcomes and final scores."""
-    deal = final_deal(log, scoring)
-    log.final_deal = str(deal) if deal else None
-    if deal is None:
-        log.threshold_outcome = NO_DEAL
-    else:
-        verdict = agreement(deal, scoring)
-        log.threshold_outcome = DealOutcome(deal=str(deal), accepting=list(verdict.accepting),
-                                            passes=verdict.passes, unanimous=verdict.unanimous)
+    deal = final_deal(log)
+    log.final_deal = deal
+    log.threshold_outcome = NO_DEAL if deal is None else agreement(deal, scoring)
+    if deal is not None:
         log.final_scores = {p.name: payoff(deal, p, scoring) for p in scoring.parties}
     if log.vote:
         log.vote_outcome = vote_outcome(log, scoring, deal)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,11 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from negotiation.core.errors import TemplateError
 from negotiation.core.game import Game, Party
+from negotiation.core.phases import Phase
 from negotiation.core.rules import UNANIMITY_BONUS, required_supporters
+from negotiation.protocol.seats import Observation, PublicMessage
 
 LIBRARY_PROMPTS = Path(__file__).resolve().parent / "prompts"
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One public message as shown in a round prompt."""
-
-    speaker: str
-    text: str
 
 
 def plural(n: int, singular: str, plural_form: str | None = None) -> str:
@@ -126,6 +119,24 @@ def party_context(game: Game, party: Party, speaker: str | None = None) -> dict[
     }
 
 
+def preview_observation(game: Game, party: Party, speaker: str, phase: Phase) -> Observation:
+    """What ``party`` (as ``speaker``) would observe early in a session: after p1's opening
+    for discussion and final turns; the opening deal put to the vote for a vote."""
+    scoring, deal = game.scoring, game.initial_deal
+    opening = PublicMessage(0, scoring.proposer.speakers[0], scoring.proposer.name,
+                            f"<DEAL>{deal}</DEAL>", deal)
+    is_vote = phase is Phase.VOTE
+    return Observation(
+        phase=phase, index=1, seed=0, speaker=speaker, party=party, issues=scoring.issues,
+        parties=tuple(p.name for p in scoring.parties), speakers=scoring.speakers,
+        proposer=scoring.proposer.name, vetoes=tuple(v.name for v in scoring.vetoes),
+        required=required_supporters(scoring),
+        history=(opening,) if phase in (Phase.ROUND, Phase.FINAL) else (),
+        deal=deal if phase is Phase.OPENING or is_vote else None,
+        own_score=sum(party.score_of(i, k) for i, k in enumerate(deal.options)) if is_vote
+        else None)
+
+
 class PromptBuilder:
     """Renders the prompts of one game; one instance per game (templates are cached)."""
 
@@ -151,7 +162,7 @@ class PromptBuilder:
             incentive_template=self.incentive_template(party),
         ))
 
-    def round(self, party: Party, history: Sequence[HistoryEntry], plan: str,
+    def round(self, party: Party, history: Sequence[PublicMessage], plan: str,
               final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None) -> str:
         """The per-turn user message: history window, own plan, reasoning and format."""
         scratch = f"scratchpads/{party.incentive}.j2"
@@ -166,7 +177,7 @@ class PromptBuilder:
         """p1's round-0 prompt: present the opening deal."""
         return render(self.env, "opening.j2", self._context(party))
 
-    def final(self, party: Party, history: Sequence[HistoryEntry], plan: str,
+    def final(self, party: Party, history: Sequence[PublicMessage], plan: str,
               summaries: Sequence[str] = ()) -> str:
         """p1's final prompt: state the official deal put to the vote."""
         me = party.speakers[0]
@@ -174,20 +185,20 @@ class PromptBuilder:
             party, me, history=self._history(me, history), plan=plan.strip(),
             summaries=list(summaries)))
 
-    def _history(self, me: str, history: Sequence[HistoryEntry]) -> list[dict[str, str]]:
+    def _history(self, me: str, history: Sequence[PublicMessage]) -> list[dict[str, str]]:
         return [{"speaker": f"You ({me})" if h.speaker == me else h.speaker, "text": h.text}
                 for h in history]
 
     def _neutral(self, name: str, **extra: Any) -> str:
         return render(self.env, name, {"parties": [p.name for p in self.game.parties], **extra})
 
-    def summarizer(self, previous: str, history: Sequence[HistoryEntry]) -> tuple[str, str]:
+    def summarizer(self, previous: str, history: Sequence[PublicMessage]) -> tuple[str, str]:
         """(system, user) messages asking the summarizer for a neutral running summary."""
         entries = [{"speaker": h.speaker, "text": h.text} for h in history]
         return (self._neutral("summarizer_system.j2"),
                 self._neutral("summarizer.j2", previous=previous, history=entries))
 
-    def moderator(self, history: Sequence[HistoryEntry], previous: str,
+    def moderator(self, history: Sequence[PublicMessage], previous: str,
                   candidates: Sequence[str]) -> tuple[str, str]:
         """(system, user) messages asking the moderator who speaks next."""
         entries = [{"speaker": h.speaker, "text": h.text} for h in history]
@@ -198,4 +209,29 @@ class PromptBuilder:
     def vote(self, party: Party, deal: str, own_score: int) -> str:
         """The vote prompt: the final deal with the party's own score for it."""
         return render(self.env, "vote.j2", self._context(party, deal=deal, own_score=own_score))
+
+    def user_message(self, obs: Observation) -> str:
+        """The user message of a party's turn, rendered from its observation."""
+        party = obs.party
+        if party is None:
+            raise ValueError(f"{obs.speaker} is a helper seat: use helper_messages")
+        if obs.phase is Phase.OPENING:
+            return self.opening(party)
+        if obs.phase is Phase.FINAL:
+            return self.final(party, obs.history, obs.plan, obs.summaries)
+        if obs.phase is Phase.VOTE:
+            if obs.deal is None or obs.own_score is None:
+                raise ValueError("a vote observation needs the deal and its own score")
+            return self.vote(party, str(obs.deal), obs.own_score)
+        return self.round(party, obs.history, obs.plan, obs.final_turn, obs.summaries,
+                          obs.speaker)
+
+    def helper_messages(self, obs: Observation) -> tuple[str, str]:
+        """(system, user) messages of a helper seat's turn, rendered from its observation."""
+        if obs.phase is Phase.SUMMARY:
+            previous = obs.summaries[-1] if obs.summaries else ""
+            return self.summarizer(previous, obs.new_messages)
+        if obs.phase is Phase.MODERATOR:
+            return self.moderator(obs.history, obs.previous, obs.candidates)
+        raise ValueError(f"{obs.phase.value} is a party phase: use user_message")
 

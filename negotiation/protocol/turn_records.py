@@ -1,37 +1,33 @@
-"""Building turn records from a completion and its parse (shared by every phase)."""
+"""Seat replies -> turn records: what the session log keeps of one turn."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from negotiation.backends.base import Completion
-from negotiation.protocol.parsing import ParsedOutput
+from negotiation.core.phases import Phase
 from negotiation.logs.records import TurnRecord
+from negotiation.protocol.seats import SeatReply
 
 
-def make_turn(index: int, party: str, phase: str, prompt: str, completion: Completion,
-              parsed: ParsedOutput | None, own: int | None, public: str | None = None,
-              issues: Sequence[str] = ()) -> TurnRecord:
-    """A ``TurnRecord``; helper turns (summary, moderator) pass ``public`` and no parse."""
-    fields: dict[str, object] = {}
-    if parsed is not None:
-        fields = dict(public=parsed.public, scratchpad=parsed.scratchpad, plan=parsed.plan,
-                      deal=str(parsed.deal) if parsed.deal else None,
-                      deal_source=parsed.deal_source, vote=parsed.vote, found=list(parsed.found),
-                      repairs=list(parsed.repairs), parse_issues=list(parsed.issues),
-                      format_ok=parsed.format_ok)
-    else:
-        fields = dict(public=public or "", parse_issues=list(issues), format_ok=not issues)
+def turn_record(index: int, party: str, phase: Phase, reply: SeatReply, own: int | None,
+                speaker: str | None, public: str | None = None,
+                issues: tuple[str, ...] | None = None) -> TurnRecord:
+    """The ``TurnRecord`` of one reply; helper turns override ``public`` and ``issues``."""
+    action, parse, stats = reply.action, reply.parse, reply.stats
+    problems = parse.issues if issues is None else issues
+    format_ok = parse.format_ok and not problems if phase.is_helper else parse.format_ok
     return TurnRecord(
-        index=index, party=party, phase=phase, prompt=prompt,  # type: ignore[arg-type]
-        raw_output=completion.text, own_score=own, input_tokens=completion.input_tokens,
-        output_tokens=completion.output_tokens, latency_s=round(completion.latency_s, 4),
-        finish_reason=completion.finish_reason, model_id=completion.model_id,
-        retries=completion.retries, extra=dict(completion.extra), **fields)  # type: ignore[arg-type]
+        index=index, party=party, speaker=speaker, phase=phase, prompt=reply.prompt,
+        raw_output=reply.raw_output, public=action.public if public is None else public,
+        scratchpad=action.scratchpad, plan=action.plan, deal=action.deal,
+        deal_source=parse.deal_source, vote=action.vote, found=list(parse.found),
+        repairs=list(parse.repairs), parse_issues=list(problems), format_ok=format_ok,
+        own_score=own, input_tokens=stats.input_tokens, output_tokens=stats.output_tokens,
+        latency_s=round(stats.latency_s, 4), finish_reason=stats.finish_reason,
+        model_id=stats.model_id, retries=stats.retries, extra=dict(stats.extra),
+        cached=stats.cached)
 
 
 def skipped_vote(index: int, party: str) -> TurnRecord:
     """A vote that could not be asked because the final proposal named no full deal."""
-    return TurnRecord(index=index, party=party, phase="vote", prompt="", raw_output="",
+    return TurnRecord(index=index, party=party, phase=Phase.VOTE, prompt="", raw_output="",
                       public="", parse_issues=["no final deal to vote on"],
                       finish_reason="skipped")

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from negotiation.logs.safe_names import unsafe_reason
 from negotiation.backends.base import GenerateConfig
 from negotiation.core.errors import ConfigError, GameFormatError
 from negotiation.runs.experiment_schema import (
@@ -144,8 +145,9 @@ class _Builder:
         self.either((*_COMBOS,), ("parties", "subsets"), s.parties is not None and
                     s.parties.combinations is not None and s.parties.subsets is not None)
         name = s.name or self.doc.path.stem
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise self.fail(("name",), f"run name {name!r} must be a plain folder name")
+        reason = unsafe_reason(name)
+        if reason is not None:
+            raise self.fail(("name",), f"run name {name[:60]!r} {reason}")
         self.unique(("seeds",), list(s.seeds or []))
         self.unique(("models", "p1"), list(s.models.p1 or []))
         for name in GENERATION_KEYS:

@@ -19,7 +19,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import ValidationError
 
 from negotiation.backends.base import GenerateConfig
-from negotiation.backends.registry import PROVIDERS, parse_spec
+from negotiation.agents.specs import parse_spec
+from negotiation.backends.registry import PROVIDERS
 from negotiation.core.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -182,11 +183,11 @@ def _check_spec(text: str) -> str:
     except ConfigError as err:
         raise ValueError(str(err)) from None
     if spec.provider == "scripted":
-        from negotiation.agents.scripted import POLICIES
+        from negotiation.agents.registry import SCRIPTED_POLICIES
 
-        if spec.model not in POLICIES:
+        if spec.model not in SCRIPTED_POLICIES:
             raise ValueError(f"unknown scripted policy {spec.model!r} (known: "
-                             f"{', '.join(POLICIES)})")
+                             f"{', '.join(SCRIPTED_POLICIES)})")
     return text
 
 

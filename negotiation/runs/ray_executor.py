@@ -20,7 +20,7 @@ from typing import Any
 from negotiation.backends.base import FatalError, TransientError
 from negotiation.core.errors import ConfigError
 from negotiation.runs.specs import ExperimentPlan
-from negotiation.logs.records import load_log
+from negotiation.logs.reading import read_log
 from negotiation.runs.sweep import (
     Job,
     Sweep,
@@ -89,7 +89,7 @@ def run_jobs_ray(plan: ExperimentPlan, jobs: list[Job], address: str | None = No
                 done, _ = ray.wait(list(running), num_returns=1)
                 job = running.pop(done[0])
                 status = ray.get(done[0])
-                job.log = load_log(job.path)
+                job.log = read_log(job.path)
                 if on_event is not None:
                     on_event("done" if status == "complete" else "failed", job)
         finally:

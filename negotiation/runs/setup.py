@@ -17,8 +17,9 @@ from importlib import metadata
 from pathlib import Path
 
 from negotiation import __version__
-from negotiation.backends.base import Backend, GenerateConfig
-from negotiation.backends.registry import ModelSpec, create_backend, legacy_to_spec, parse_spec
+from negotiation.backends.base import GenerateConfig
+from negotiation.agents.specs import legacy_to_spec, parse_spec
+from negotiation.backends.registry import ModelSpec
 from negotiation.protocol.engine import derive_seed
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import Game
@@ -155,24 +156,3 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
         memory=settings.memory, helpers=settings.helpers(),
         summary_every=(settings.summary_every or len(names)) if settings.memory == "summary" else 0,
         created_at=now_iso(), package_versions=package_versions())
-
-
-def make_backends(game: Game, log: SessionLog, base_url: str | None,
-                  cache: dict[str, Backend] | None = None) -> dict[str, Backend]:
-    """One backend per party; parties with the same (non-scripted) spec share one."""
-    shared = cache if cache is not None else {}
-    out: dict[str, Backend] = {}
-    roles = [(p.name, p.model) for p in log.parties]
-    roles += [(f"@{role}", spec) for role, spec in log.helpers.items()]
-    for name, model in roles:
-        spec = parse_spec(model)
-        if spec.provider == "scripted":
-            if name.startswith("@"):
-                raise ConfigError(f"scripted models cannot play the {name[1:]}")
-            out[name] = create_backend(spec, scoring=game.scoring, party=name)
-            continue
-        key = f"{spec}|{base_url}"
-        if key not in shared:
-            shared[key] = create_backend(spec, base_url=base_url)
-        out[name] = shared[key]
-    return out

@@ -21,15 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.backends.base import Backend, FatalError, TransientError
-from negotiation.backends.registry import parse_spec
+from negotiation.agents.registry import SeatResources, make_seats
+from negotiation.agents.specs import parse_spec
 from negotiation.protocol.engine import SessionRunner
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import Game
 from negotiation.runs.limits import Counters, GatedBackend, ProviderGate
 from negotiation.games.loader import load_game
 from negotiation.runs.specs import ExperimentPlan, RateLimit
-from negotiation.logs.records import SessionLog, load_log, write_atomic
-from negotiation.runs.setup import assign_models, make_backends, new_log
+from negotiation.logs.reading import LogReadError, existing_log, find_logs, read_log
+from negotiation.logs.records import SessionLog, write_atomic
+from negotiation.logs.journal import JournalSink, Syncer
+from negotiation.protocol.seats import Seat
+from negotiation.runs.setup import assign_models, new_log
 from negotiation.logs.clock import now_iso
 
 DEFAULT_LIMITS = {"scripted": RateLimit(max_in_flight=1024)}
@@ -87,8 +91,7 @@ def prepare(plan: ExperimentPlan) -> list[Job]:
         log = new_log(game, assign_models(game, spec.settings), spec.settings, plan.name,
                       spec.index)
         path = plan.run_dir / f"session-{log.session_id}.json"
-        if path.exists():
-            log = load_log(path)
+        log = existing_log(path) or log
         jobs.append(Job(game, log, path, spec.label, spec.settings.base_url))
     ids = [j.log.session_id for j in jobs]
     if len(set(ids)) != len(ids):
@@ -106,18 +109,19 @@ class Sweep:
         self.jobs = jobs
         self.counters = counters or Counters()
         self.gates: dict[str, ProviderGate] = {}
-        self.cache: dict[str, Backend] = {}
+        self.resources = SeatResources(wrap=self._gated)
         self.on_event = on_event or (lambda kind, job: None)
         self.stopped_for_cost = False
         self.cost_guard: Callable[[list[Job]], bool] | None = None
-        self.backends: dict[int, dict[str, Backend]] = {}
+        self.seats: dict[int, dict[str, Seat]] = {}
+        self.syncer: Syncer | None = None
 
-    def create_backends(self) -> None:
-        """Create every pending job's backends up front, so that a missing key or SDK is a
+    def create_seats(self) -> None:
+        """Create every pending job's seats up front, so that a missing key or SDK is a
         configuration error before anything is written."""
         for job in self.jobs:
             if job.log.status != "complete":
-                self.backends[id(job)] = self._backends(job)
+                self.seats[id(job)] = self._seats(job)
 
     def _gate(self, provider: str) -> ProviderGate:
         if provider not in self.gates:
@@ -125,14 +129,15 @@ class Sweep:
             self.gates[provider] = ProviderGate(limit, self.counters)
         return self.gates[provider]
 
-    def _backends(self, job: Job) -> dict[str, Backend]:
+    def _gated(self, backend: Backend) -> Backend:
+        return GatedBackend(backend, self._gate(parse_spec(backend.spec).provider))
+
+    def _seats(self, job: Job) -> dict[str, Seat]:
         try:
-            raw = make_backends(job.game, job.log, job.base_url, self.cache)
+            return make_seats(job.game, job.log, job.base_url, self.resources)
         except FatalError as err:
             raise ConfigError(f"{err} (models named in config.txt can be overridden with "
                               "--model or --party-model)") from None
-        return {name: GatedBackend(b, self._gate(parse_spec(b.spec).provider))
-                for name, b in raw.items()}
 
     async def _run_job(self, job: Job, slots: asyncio.Semaphore) -> None:
         async with slots:
@@ -141,8 +146,8 @@ class Sweep:
                 return
             job.log.status, job.log.error = "running", None
             self.on_event("start", job)
-            backends = self.backends.get(id(job)) or self._backends(job)
-            runner = SessionRunner(job.game, backends, job.log, job.path,
+            seats = self.seats.get(id(job)) or self._seats(job)
+            runner = SessionRunner(job.game, seats, job.log, JournalSink(job.path, self.syncer),
                                    lambda log, turn, total: self.on_event("turn", job))
             try:
                 job.log = await runner.run()
@@ -155,11 +160,12 @@ class Sweep:
         """Run every job that is not complete yet."""
         slots = asyncio.Semaphore(self.plan.concurrency)
         pending = [j for j in self.jobs if j.log.status != "complete"]
+        self.syncer = Syncer()
         try:
             await asyncio.gather(*(self._run_job(j, slots) for j in pending))
         finally:
-            for backend in self.cache.values():
-                await backend.aclose()
+            self.syncer.close()
+            await self.resources.aclose()
 
 
 def summarise(plan: ExperimentPlan, jobs: list[Job], wall_s: float,
@@ -199,7 +205,7 @@ def run_jobs(plan: ExperimentPlan, jobs: list[Job],
     start = time.monotonic()
     sweep = Sweep(plan, jobs, on_event, counters)
     sweep.cost_guard = cost_guard
-    sweep.create_backends()
+    sweep.create_seats()
     with run_lock(plan.run_dir):
         remove_stale_temp_files(plan.run_dir)
         try:
@@ -215,12 +221,16 @@ def resume_jobs(target: Path, games_dir: Path | None = None) -> list[Job]:
     """Jobs for every session log under a run folder (or the one file given)."""
     from negotiation.games.loader import resolve_game_path
 
-    files = sorted(target.rglob("session-*.json")) if target.is_dir() else [target]
-    if not files or not all(f.is_file() for f in files):
+    try:
+        files = find_logs(target)
+        logs = [(path, read_log(path)) for path in files]
+    except LogReadError as err:
+        raise ConfigError(f"--resume: {err}") from None
+    if not logs:
         raise ConfigError(f"--resume {target}: no session log found")
     jobs = []
-    for path in files:
-        log = load_log(path)
+    for found, log in logs:
+        path = found.with_suffix(".json")
         incentives = {p.name: p.incentive for p in log.parties}
         game = load_game(resolve_game_path(log.game.path, games_dir), incentives,
                          [p.name for p in log.parties])
