@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from negotiation.core.game import PROPOSER_ROLE
 from evaluation.fidelity import arithmetic, format_failures_by_party, vote_consistency
 from evaluation.leakage import JudgeCache, JudgeItem, detect_leak, judge_messages
 from evaluation.metrics import SessionMetrics, session_metrics
@@ -181,7 +182,7 @@ def _session_row(r: SessionResult) -> dict[str, Any]:
 
 def _curves(results: Sequence[SessionResult]) -> dict[str, Any]:
     first = results[0].data if results else None
-    return {"p1": first.proposer if first else None,
+    return {PROPOSER_ROLE: first.proposer if first else None,
             "p1_minimum": first.scoring.proposer.minimum if first else None,
             "own": curve_summary([r.metrics.own_curve for r in results]),
             "collective": curve_summary([r.metrics.collective_curve for r in results])}

@@ -22,6 +22,7 @@ from evaluation.sessiondata import (
     Utterance,
     check_speakers,
 )
+from negotiation.core.phases import Phase
 from negotiation.core.game import Scoring
 from negotiation.protocol.parsing import parse_output, parse_vote
 
@@ -33,7 +34,7 @@ def _history_utterance(i: int, entry: Any, last: int, scoring: Scoring,
     public = entry.get("public_answer")
     if not isinstance(public, str):
         raise ReadError(path, f"rounds[{i}] has no text 'public_answer'")
-    phase = "opening" if i == 0 else "final" if i == last else "round"
+    phase = Phase.OPENING if i == 0 else Phase.FINAL if i == last else Phase.ROUND
     full = entry.get("full_answer")
     scratchpad, format_ok = "", None
     if isinstance(full, str):
@@ -81,13 +82,15 @@ def read_answers(path: Path, data: dict[str, Any], scoring: Scoring) -> SessionD
     for i, entry in enumerate(data["rounds"]):
         if len(entry) != 2 or not all(isinstance(x, str) for x in entry):
             raise ReadError(path, f"rounds[{i}] is not a [party, public answer] pair")
-        utterances.append(Utterance(i, entry[0], "opening" if i == 0 else "round", entry[1]))
+        utterances.append(Utterance(i, entry[0], Phase.OPENING if i == 0 else Phase.ROUND,
+                                    entry[1]))
     voting = data.get("voting_sessions")
     first = voting.get("0") if isinstance(voting, dict) else None
     final = first.get("deal_suggestion") if isinstance(first, dict) else None
     ballots: tuple[Ballot, ...] = ()
     if isinstance(final, str):
-        utterances.append(Utterance(len(utterances), scoring.proposer.name, "final", final))
+        utterances.append(Utterance(len(utterances), scoring.proposer.name, Phase.FINAL,
+                                    final))
         ballots = _old_ballots(path, first.get("votes"), scoring)  # type: ignore[union-attr]
     check_speakers(path, scoring, [u.party for u in utterances])
     return SessionData(path, "ld-answers", scoring, isinstance(final, str), tuple(utterances),

@@ -16,7 +16,7 @@ from negotiation.core.rules import clears
 
 def proposals(log: SessionLog) -> list[TurnRecord]:
     """Turns (opening, round, final) that proposed a full valid deal."""
-    return [t for t in log.turns if t.phase != "vote" and t.deal is not None]
+    return [t for t in log.turns if t.phase.is_public and t.deal is not None]
 
 
 def wrong_deals(log: SessionLog) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 
 from evaluation.readers import SessionData
 from evaluation.rulesets import DealView, RuleSet
+from negotiation.core.phases import Phase
 from negotiation.core.deal_space import Analysis, analyse
 from negotiation.core.game import Scoring
 from negotiation.core.rules import score
@@ -88,7 +89,7 @@ def deal_events(session: SessionData, rules: RuleSet) -> list[DealEvent]:
     scoring = session.scoring
     events: list[DealEvent] = []
     for u in session.utterances:
-        view = rules.read_final(u.public, scoring) if u.phase == "final" \
+        view = rules.read_final(u.public, scoring) if u.phase is Phase.FINAL \
             else rules.read(u.public, scoring)
         if view is None:
             continue

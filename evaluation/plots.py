@@ -26,6 +26,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from negotiation.core.game import PROPOSER_ROLE  # noqa: E402
+
 SUCCESS_KEYS: tuple[str, ...] = ("final_success", "unanimous_success", "any_success")
 
 
@@ -68,7 +70,7 @@ def curves_figure(entries: Sequence[dict[str, Any]]) -> Figure:
     fig, axes = plt.subplots(1, len(entries), figsize=(5 * len(entries), 4), squeeze=False)
     for ax, entry in zip(axes[0], entries):
         curves = entry["score_curves"]
-        _band(ax, curves["own"], f"own ({curves['p1']})", "#E56DB1")
+        _band(ax, curves["own"], f"own ({curves[PROPOSER_ROLE]})", "#E56DB1")
         _band(ax, curves["collective"], "collective (mean of all parties)", "black")
         if curves["p1_minimum"] is not None:
             ax.axhline(curves["p1_minimum"], linestyle="--", color="grey", label="p1 minimum")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from negotiation.core.phases import Phase
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import deal_text
 from negotiation.logs.clock import now_iso
@@ -126,7 +127,7 @@ def session_row(log: SessionLog, path: Path, digest: str) -> dict[str, Any]:
 def party_rows(log: SessionLog) -> list[dict[str, Any]]:
     """The ``parties`` rows of a log."""
     accepting = set(log.threshold_outcome.accepting) if log.threshold_outcome else set()
-    votes = {t.party: t.vote for t in log.turns if t.phase == "vote"}
+    votes = {t.party: t.vote for t in log.turns if t.phase is Phase.VOTE}
     return [{"session_id": log.session_id, "name": p.name, "position": i,
              "file_name": p.file_name, "role": p.role, "incentive": p.incentive,
              "model": p.model, "minimum": p.minimum, "final_score": log.final_scores.get(p.name),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from negotiation.core.game import Deal, Party, Scoring
 from negotiation.protocol.parsing import extract_deal
-from negotiation.core.rules import UNANIMITY_BONUS, accepts, agreement, payoff, score
+from negotiation.core.rules import NO_DEAL, UNANIMITY_BONUS, Outcome, accepts, agreement, payoff, score
 
 RULESETS: tuple[str, ...] = ("default", "paper")
 
@@ -44,15 +44,6 @@ class DealView:
         if self.options is None:
             return "none"
         return ",".join(f"{chr(ord('A') + i)}{k}" for i, k in enumerate(self.options))
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The verdict on a deal proposed by p1."""
-
-    accepting: tuple[str, ...]
-    passes: bool
-    unanimous: bool
 
 
 class RuleSet(abc.ABC):
@@ -78,7 +69,7 @@ class RuleSet(abc.ABC):
         """Every party's score for the deal."""
 
     @abc.abstractmethod
-    def judge_p1(self, view: DealView, scoring: Scoring) -> Verdict:
+    def judge_p1(self, view: DealView, scoring: Scoring) -> Outcome:
         """Whether a deal proposed by p1 passes, and whether unanimously."""
 
     @abc.abstractmethod
@@ -109,11 +100,10 @@ class DefaultRules(RuleSet):
         assert view.deal is not None
         return {p.name: score(view.deal, p) for p in scoring.parties}
 
-    def judge_p1(self, view: DealView, scoring: Scoring) -> Verdict:
+    def judge_p1(self, view: DealView, scoring: Scoring) -> Outcome:
         if view.deal is None:
-            return Verdict((), False, False)
-        outcome = agreement(view.deal, scoring)
-        return Verdict(outcome.accepting, outcome.passes, outcome.unanimous)
+            return NO_DEAL
+        return agreement(view.deal, scoring)
 
     def wrong(self, view: DealView, proposer: Party, scoring: Scoring) -> bool:
         return view.deal is None or not accepts(view.deal, proposer)
@@ -166,21 +156,21 @@ class PaperRules(RuleSet):
             return {p.name: 0 for p in scoring.parties}
         return {p.name: score(view.deal, p) for p in scoring.parties}
 
-    def judge_p1(self, view: DealView, scoring: Scoring) -> Verdict:
+    def judge_p1(self, view: DealView, scoring: Scoring) -> Outcome:
         if not view.full:
-            return Verdict((), False, False)
+            return NO_DEAL
         values = self.scores(view, scoring)
         p1 = scoring.proposer
         others = [p for p in scoring.parties if p.name != p1.name]
         accepting = [p.name for p in others if values[p.name] > p.minimum]
         p1_bonus_ok = values[p1.name] + UNANIMITY_BONUS >= p1.minimum
         unanimous = len(accepting) == len(others) and p1_bonus_ok
-        p2 = next((p for p in others if p.role == "p2"), None)
-        veto_ok = p2 is None or p2.name in accepting
+        vetoes = [p for p in others if p.has_veto]
+        veto_ok = all(p.name in accepting for p in vetoes)
         passes = unanimous or (len(accepting) == len(others) - 1 and veto_ok
                                and values[p1.name] >= p1.minimum)
         names = ([p1.name] if p1_bonus_ok else []) + accepting
-        return Verdict(tuple(names), passes, unanimous)
+        return Outcome(view.deal, tuple(names), passes, unanimous)
 
     def wrong(self, view: DealView, proposer: Party, scoring: Scoring) -> bool:
         if not view.full:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from negotiation.core.phases import Phase
 from negotiation.core.game import Scoring
 from negotiation.logs.records import SessionLog
 
@@ -31,13 +32,16 @@ class Utterance:
 
     index: int
     party: str
-    phase: str
+    phase: Phase
     public: str
     scratchpad: str = ""
     format_ok: bool | None = None
     input_tokens: int = 0
     output_tokens: int = 0
 
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phase", Phase(self.phase))  # a name read from any format
 
 @dataclass(frozen=True)
 class Ballot:
@@ -76,7 +80,7 @@ class SessionData:
     @property
     def final(self) -> Utterance | None:
         """p1's final proposal, if the session got that far."""
-        return next((u for u in reversed(self.utterances) if u.phase == "final"), None)
+        return next((u for u in reversed(self.utterances) if u.phase is Phase.FINAL), None)
 
     @property
     def p1_model(self) -> str:

@@ -1,7 +1,8 @@
 """Command-line interface: parses arguments and dispatches; the library does the work.
 
 ``python main.py --game base`` (no subcommand) runs a negotiation; other commands are
-subcommands (``games``, ``check``, ``prompt``, ``export``, …). Bad input exits with status 2.
+subcommands (``games``, ``check``, ``prompt``, ``export``, …). Bad input exits with status 2 and
+one line ``error: …``; a disk-full or permission error exits 1 with one line naming the file.
 """
 
 from __future__ import annotations
@@ -11,10 +12,29 @@ import sys
 from collections.abc import Callable, Sequence
 
 from negotiation.core.errors import ConfigError, DealError, GameFormatError, TemplateError
+from negotiation.core.text import printable
+from negotiation_cli.parser import Parser
 
 USER_ERRORS = (GameFormatError, TemplateError, ConfigError, DealError)
 
 Command = Callable[[argparse.Namespace], int]
+
+
+HELP = {
+    "games": "list the games with party and issue counts",
+    "check": "validate a game folder and print its analysis",
+    "prompt": "print exactly what a party would see",
+    "export": "export session logs (ld, csv, jsonl, parquet, sft, preference)",
+    "run": "run a sweep from an experiment file",
+    "evaluate": "metrics over session logs of any format",
+    "leaderboard": "leaderboards over session logs",
+    "plot": "figures of evaluated runs",
+    "game": "game analysis and authoring (stats, harden, derive, plot)",
+    "annotate": "label public messages with LLM annotators",
+    "index": "index session logs into a SQLite results store",
+    "report": "a self-contained HTML report of runs (optionally served)",
+}
+"""One line per subcommand, for ``--help``."""
 
 
 def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]]:
@@ -46,13 +66,23 @@ def _subcommands() -> dict[str, tuple[Callable[[argparse.ArgumentParser], None],
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     """The subcommand parser (the default run command has its own parser)."""
-    parser = argparse.ArgumentParser(prog="negotiation", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="negotiation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     handlers: dict[str, Command] = {}
     for name, (add, handler) in _subcommands().items():
-        add(sub.add_parser(name))
+        add(sub.add_parser(name, help=HELP[name], description=HELP[name]))
         handlers[name] = handler
     return parser, handlers
+
+
+def command_list() -> str:
+    """Every subcommand with its one-line help (the run command's ``--help`` shows it)."""
+    return "\n".join(f"  {name:<12} {text}" for name, text in HELP.items())
+
+
+def _os_error(err: OSError) -> str:
+    where = err.filename if err.filename is not None else "the output"
+    return f"error: {printable(str(where), single_line=True)}: {err.strerror or err}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,5 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_cmd.cmd_run(run_cmd.build_run_parser().parse_args(args_list))
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {printable(str(err), single_line=True)}", file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, permission denied: the data written so far is intact
+        print(_os_error(err), file=sys.stderr)
+        return 1

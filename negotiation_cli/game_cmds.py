@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from negotiation.games.check import render_text, summary
+from negotiation.games.check import render_text, summary, validate
 from negotiation.core.errors import ConfigError
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 from negotiation.core.phases import PROMPT_PHASES, Phase
@@ -59,6 +59,7 @@ def print_summary(result: dict[str, Any], as_json: bool,
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a game and print its analysis."""
     game = load_game(resolve_game_path(args.game, args.games_dir))
+    validate(game)
     return print_summary(summary(game), args.json, render_text)
 
 

@@ -7,16 +7,22 @@ import sys
 from pathlib import Path
 
 from negotiation.backends.base import GenerateConfig
+from negotiation.core.errors import ConfigError
+from negotiation.core.phases import MEMORY_MODES, SUMMARY_MEMORY, WINDOW_MEMORY
+from negotiation.core.text import printable
+from negotiation.games.loader import load_game, resolve_game_path
+from negotiation.logs.clock import stamp
+from negotiation.logs.safe_names import safe_component
+from negotiation.protocol.speakers import POLICIES
+from negotiation.runs.bounds import flag_type
+from negotiation.runs.setup import RunSettings
+from negotiation.runs.specs import CacheSetting, ExperimentPlan, SessionSpec
+from negotiation.runs.sweep import SIGNAL_EXIT, Job, check_seats, open_run, prepare
 from negotiation_cli.game_cmds import add_games_dir
-from negotiation_cli.loading import load_usable
+from negotiation_cli.loading import load_usable, warn
+from negotiation_cli.parser import Parser
 from negotiation_cli.progress import TurnPrinter
 from negotiation_cli.session_report import print_report
-from negotiation.core.errors import ConfigError
-from negotiation.games.loader import load_game, resolve_game_path
-from negotiation.runs.specs import ExperimentPlan, SessionSpec
-from negotiation.runs.setup import RunSettings
-from negotiation.runs.sweep import Job, prepare, resume_jobs, run_jobs
-from negotiation.logs.clock import stamp
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
@@ -31,44 +37,49 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 def build_run_parser() -> argparse.ArgumentParser:
     """Parser of ``python main.py [--game GAME] …``."""
-    p = argparse.ArgumentParser(prog="negotiation", description="Run negotiation sessions. "
-                                "Subcommands: games, check, prompt, export (see CMD --help).")
+    from negotiation_cli import command_list
+
+    p = Parser(prog="negotiation", formatter_class=argparse.RawDescriptionHelpFormatter,
+               description="Run negotiation sessions (the default command).",
+               epilog="other commands (python main.py COMMAND --help):\n" + command_list())
     p.add_argument("--game", default="base", help="game folder name or path (default base)")
     add_games_dir(p)
     p.add_argument("--model", help="model spec for every party, e.g. openai:gpt-4o")
     p.add_argument("--party-model", action="append", default=[], metavar="NAME=SPEC")
     p.add_argument("--incentive", action="append", default=[], metavar="NAME=INCENTIVE")
-    p.add_argument("--rounds", type=int, help="discussion turns (default 4 x parties)")
-    p.add_argument("--window", type=int, default=6, help="public messages shown (default 6)")
+    p.add_argument("--rounds", type=flag_type("rounds"),
+                   help="discussion turns (default 4 x parties)")
+    p.add_argument("--window", type=flag_type("window"), default=6,
+                   help="public messages shown (default 6)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float)
     p.add_argument("--top-k", type=int)
-    p.add_argument("--max-tokens", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sessions", type=int, default=1, help="sessions of this condition")
+    p.add_argument("--max-tokens", type=flag_type("max_tokens"), default=512)
+    p.add_argument("--seed", type=flag_type("seed"), default=0)
+    p.add_argument("--sessions", type=flag_type("sessions"), default=1,
+                   help="sessions of this condition")
     p.add_argument("--out", type=Path, default=Path("logs"), help="output folder (default logs/)")
     p.add_argument("--name", help="run name (default GAME-TIMESTAMP); reuse it to resume")
     p.add_argument("--resume", type=Path, help="continue a session file or every unfinished "
                    "session of a run folder")
     p.add_argument("--no-vote", action="store_true", help="skip the vote phase (as the paper)")
     p.add_argument("--base-url", help="base URL for openai: models (OpenAI-compatible server)")
-    p.add_argument("--concurrency", type=int, default=1, help="sessions run at once (default 1)")
-    p.add_argument("--order", default="paper", choices=("paper", "round-robin", "random",
-                                                         "moderator"), help="speaker selection")
+    p.add_argument("--concurrency", type=flag_type("concurrency"), default=1,
+                   help="sessions run at once (default 1)")
+    p.add_argument("--order", default="paper", choices=POLICIES, help="speaker selection")
     p.add_argument("--moderator-model", metavar="SPEC", help="model of the moderator")
-    p.add_argument("--memory", default="window", choices=("window", "summary"),
-                   help="summary: running summaries of the discussion plus the window")
-    p.add_argument("--summary-every", type=int, metavar="K",
+    p.add_argument("--memory", default=WINDOW_MEMORY, choices=MEMORY_MODES,
+                   help=f"{SUMMARY_MEMORY}: running summaries of the discussion plus the window")
+    p.add_argument("--summary-every", type=flag_type("summary_every"), metavar="K",
                    help="summarise every K discussion turns (default: number of parties)")
     p.add_argument("--summarizer-model", metavar="SPEC", help="model of the summarizer")
     p.add_argument("--quiet", action="store_true", help="no per-turn progress")
+    add_cache_flags(p)
     return p
 
 
 def settings_from(args: argparse.Namespace) -> RunSettings:
     """Run settings from parsed flags (invalid values become ConfigError)."""
-    if args.sessions < 1:
-        raise ConfigError("--sessions must be >= 1")
     try:
         generation = GenerateConfig(temperature=args.temperature, top_p=args.top_p,
                                     top_k=args.top_k, max_tokens=args.max_tokens)
@@ -82,47 +93,65 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
                        summarizer_model=args.summarizer_model)
 
 
-def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job]]:
+def add_cache_flags(p: argparse.ArgumentParser) -> None:
+    """``--no-cache`` and ``--replay`` (the run's response cache, docs/architecture.md)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--no-cache", action="store_true",
+                       help="do not use the run folder's response cache (every call is made)")
+    group.add_argument("--replay", action="store_true",
+                       help="answer every call from the run folder's response cache: re-runs "
+                       "a finished run with no model call (a call not cached is an error)")
+
+
+def cache_setting(args: argparse.Namespace) -> CacheSetting:
+    """The plan's cache setting from the flags."""
+    return "off" if args.no_cache else "replay" if args.replay else "on"
+
+
+def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job] | None]:
+    """The plan and its fresh jobs; for ``--resume`` the jobs are read once the folder is
+    locked (None here)."""
     if args.resume is not None:
-        jobs = resume_jobs(args.resume, args.games_dir)
         run_dir = args.resume if args.resume.is_dir() else args.resume.parent
         plan = ExperimentPlan(name=run_dir.name, out=run_dir.parent, sessions=(),
-                              concurrency=args.concurrency)
-        return plan, jobs
+                              concurrency=args.concurrency, cache=cache_setting(args))
+        return plan, None
     settings = settings_from(args)
     incentives = _pairs(args.incentive, "--incentive")
     path = resolve_game_path(args.game, args.games_dir)
     game = load_game(path, incentives)
     for warning in game.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        warn(warning)
+    name = safe_component(args.name, "--name") if args.name else f"{game.name}-{stamp()}"
     specs = tuple(SessionSpec(game=path, settings=settings, index=i, incentives=incentives,
                               label=f"{game.name} #{i}") for i in range(args.sessions))
-    plan = ExperimentPlan(name=args.name or f"{game.name}-{stamp()}", out=args.out,
-                          sessions=specs, concurrency=args.concurrency)
-    return plan, prepare(plan)
+    plan = ExperimentPlan(name=name, out=args.out, sessions=specs,
+                          concurrency=args.concurrency, cache=cache_setting(args))
+    jobs = prepare(plan)
+    check_seats(jobs)
+    return plan, jobs
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run (or resume) the sessions and print a report for each; exit 1 if any failed."""
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency must be >= 1")
-    plan, jobs = _plan(args)
-    for job in jobs:
-        if job.log.status == "complete":
-            print(f"session {job.log.session_id} already complete: {job.path}", file=sys.stderr)
-    printer = TurnPrinter(quiet=args.quiet)
-    try:
-        summary = run_jobs(plan, jobs, printer)
-    except KeyboardInterrupt:
+    plan, fresh = _plan(args)
+    with open_run(plan, fresh, args.resume, args.games_dir) as run:
+        for job in run.jobs:
+            if job.log.status == "complete":
+                print(f"session {job.log.session_id} already complete: {job.path}",
+                      file=sys.stderr)
+        summary = run.execute(TurnPrinter(quiet=args.quiet))
+    if run.interrupted is not None:
         print(f"interrupted: completed turns are saved; rerun the same command (or --resume "
               f"{plan.run_dir}) to continue", file=sys.stderr)
-        return 130
-    for job in jobs:
+        return SIGNAL_EXIT[run.interrupted]
+    for job in run.jobs:
         if job.log.status == "complete":
             print_report(job.log, job.path)
         else:
-            print(f"error: session {job.log.session_id} {job.log.status}: {job.log.error} "
-                  f"(log: {job.path})", file=sys.stderr)
+            print(f"error: session {job.log.session_id} {job.log.status}: "
+                  f"{printable(str(job.log.error), single_line=True)} (log: {job.path})",
+                  file=sys.stderr)
     return 1 if summary["failed"] or summary["unfinished"] else 0
 
 

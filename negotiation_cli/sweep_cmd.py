@@ -6,14 +6,18 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from negotiation.core.errors import ConfigError
+from negotiation.runs.bounds import flag_type
+from negotiation.runs.budget import CostGuard
+from negotiation.runs.costs import PriceTable, default_prices_path, load_prices
+from negotiation.runs.limits import Counters
+from negotiation.runs.specs import ExperimentPlan
+from negotiation.runs.sweep import SIGNAL_EXIT, Job, check_seats, open_run, prepare
 from negotiation_cli.game_cmds import add_games_dir
 from negotiation_cli.progress import SweepBar
-from negotiation.core.errors import ConfigError
-from negotiation.runs.specs import ExperimentPlan
-from negotiation.runs.sweep import Job, Sweep, prepare, run_jobs
+from negotiation_cli.run_cmd import add_cache_flags, cache_setting
 
 
 def add_run(p: argparse.ArgumentParser) -> None:
@@ -23,80 +27,68 @@ def add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar (CI)")
     p.add_argument("--executor", choices=("asyncio", "ray"), default="asyncio")
     p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
-    p.add_argument("--concurrency", type=int, help="override the file's concurrency")
+    p.add_argument("--concurrency", type=flag_type("concurrency"),
+                   help="override the file's concurrency")
     p.add_argument("--max-cost", type=float, help="stop launching sessions past this estimate")
     p.add_argument("--prices", type=Path, help="price table (default: the file's, ./prices.yaml, "
                    "or the shipped example)")
+    add_cache_flags(p)
     add_games_dir(p)
 
 
-def _cost_guard(plan: ExperimentPlan, jobs: list[Job], max_cost: float | None,
-                prices: Path | None) -> Callable[[list[Job]], bool] | None:
-    if max_cost is None:
-        return None
-    from negotiation.runs.costs import (
-        budget_allows,
-        default_prices_path,
-        estimate_session_cost,
-        load_prices,
-        run_cost,
-        unpriced_models,
-    )
-
-    path = prices or plan.prices or default_prices_path()
-    if path is None:
-        raise ConfigError("--max-cost needs a price table (prices.yaml)")
-    table = load_prices(path)
-    missing = unpriced_models({p.model for j in jobs for p in j.log.parties}, table)
-    if missing:
-        raise ConfigError(f"--max-cost: no price in {path} for {', '.join(missing)}")
-
-    def allows(all_jobs: list[Job]) -> bool:
-        logs = [j.log for j in all_jobs]
-        spent = run_cost(logs, table).known_cost
-        running = sum(1 for j in all_jobs if j.log.status == "running" and j.log.turns)
-        return budget_allows(spent, running, estimate_session_cost(logs, table), max_cost)
-
-    return allows
-
-
-def _price_table(plan: ExperimentPlan, prices: Path | None) -> object | None:
-    from negotiation.runs.costs import default_prices_path, load_prices
-
+def _price_table(plan: ExperimentPlan, prices: Path | None) -> PriceTable | None:
     path = prices or plan.prices or default_prices_path()
     return load_prices(path) if path is not None else None
 
 
-def cmd_run_experiment(args: argparse.Namespace) -> int:
-    """Run (or list) the sessions of an experiment file; exit 1 if any failed."""
-    from negotiation.runs.experiment import describe, load_experiment
+def _guard(args: argparse.Namespace, plan: ExperimentPlan, jobs: list[Job],
+           table: PriceTable | None) -> CostGuard | None:
+    max_cost = args.max_cost if args.max_cost is not None else plan.max_cost
+    if max_cost is None:
+        return None
+    if max_cost <= 0:
+        raise ConfigError("--max-cost must be > 0")
+    if table is None:
+        raise ConfigError("--max-cost needs a price table (prices.yaml)")
+    return CostGuard.for_logs(max_cost, table, [j.log for j in jobs])
+
+
+def _plan(args: argparse.Namespace) -> ExperimentPlan:
+    from negotiation.runs.experiment import load_experiment
 
     plan = load_experiment(args.experiment, games_dir=args.games_dir)
     if args.concurrency is not None:
-        if args.concurrency < 1:
-            raise ConfigError("--concurrency must be >= 1")
         plan = dataclasses.replace(plan, concurrency=args.concurrency)
+    if args.no_cache or args.replay:
+        plan = dataclasses.replace(plan, cache=cache_setting(args))
+    return plan
+
+
+def cmd_run_experiment(args: argparse.Namespace) -> int:
+    """Run (or list) the sessions of an experiment file; exit 1 if any failed."""
+    from negotiation.runs.experiment import describe
+
+    plan = _plan(args)
     if args.dry_run:
         print("\n".join(describe(plan)))
         print(f"{len(plan.sessions)} session(s) -> {plan.run_dir}")
         return 0
-    jobs = prepare(plan)
-    max_cost = args.max_cost if args.max_cost is not None else plan.max_cost
-    guard = _cost_guard(plan, jobs, max_cost, args.prices)
-    done = sum(1 for j in jobs if j.log.status == "complete")
-    counters = Sweep(plan, []).counters
-    counters.prices = _price_table(plan, args.prices)
-    bar = SweepBar(len(jobs), done, counters, quiet=args.quiet)
-    try:
-        with bar:
+    table = _price_table(plan, args.prices)
+    fresh = prepare(plan)
+    check_seats(fresh)
+    with open_run(plan, fresh) as run:
+        guard = _guard(args, plan, run.jobs, table)
+        done = sum(1 for j in run.jobs if j.log.status == "complete")
+        counters = Counters(prices=table)
+        with SweepBar(len(run.jobs), done, counters, quiet=args.quiet) as bar:
             if args.executor == "ray":
                 from negotiation.runs.ray_executor import run_jobs_ray
 
-                summary = run_jobs_ray(plan, jobs, args.ray_address, bar)
+                summary = run_jobs_ray(plan, run.jobs, args.ray_address, bar)
             else:
-                summary = run_jobs(plan, jobs, bar, guard, counters)
-    except KeyboardInterrupt:
+                summary = run.execute(bar, guard, counters)
+    if run.interrupted is not None:
         print(f"interrupted: rerun the same command to resume {plan.run_dir}", file=sys.stderr)
-        return 130
+        return SIGNAL_EXIT[run.interrupted]
     print(json.dumps({k: v for k, v in summary.items() if k != "session_list"}, indent=1))
     return 1 if summary["failed"] else 0

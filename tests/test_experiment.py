@@ -250,7 +250,7 @@ def test_paths_names_and_execution_settings(tmp_path: Path) -> None:
     assert plan.run_dir == Path("results/sweeps/trial")
     assert plan.sessions[0].game == (tmp_path / "games" / "mine").resolve()
     assert plan.prices == (tmp_path / "prices.yaml").resolve() and plan.max_cost == 2.5
-    assert plan.rate_limits == {"openai": RateLimit(3), "gemini": RateLimit(8, 60)}
+    assert plan.rate_limits == {"openai": RateLimit(3), "gemini": RateLimit(None, 60)}
     s = plan.sessions[0].settings
     assert (s.rounds, s.window, s.vote, s.base_url) == (3, 2, False, "http://127.0.0.1:8000/v1")
     by_name = load_experiment(write(tmp_path, "games: mine\nmodels: scripted:rational\n"),
@@ -443,8 +443,12 @@ def test_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_grid_size_is_capped(tmp_path: Path) -> None:
-    with pytest.raises(ExperimentError, match="more than 100000") as info:
+    with pytest.raises(ExperimentError, match="less than or equal to 100000") as info:
         load(tmp_path, "games: base\nmodels: scripted:rational\nrepetitions: 1000000000\n")
+    assert info.value.line == 3
+    with pytest.raises(ExperimentError, match="more than 100000") as info:
+        load(tmp_path, "games: base\nmodels: scripted:rational\nrepetitions: 60000\n"
+                       "generation: {temperature: [0, 0.5]}\n")
     assert info.value.line == 1
 
 

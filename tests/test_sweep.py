@@ -20,7 +20,8 @@ from negotiation.runs.specs import ExperimentPlan, SessionSpec
 from negotiation.logs.records import comparable
 from negotiation.logs.reading import read_log as load_log
 from negotiation.runs.setup import RunSettings
-from negotiation.runs.sweep import run_lock, run_plan
+from negotiation.runs.lock import run_lock
+from negotiation.runs.sweep import run_plan
 from tests.fakes.fake_llm_server import Failure, FakeLLMServer
 from tests.fakes.negotiation_replies import replies
 

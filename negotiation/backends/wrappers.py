@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 SleepFn = Callable[[float], Awaitable[None]]
 
 
-class _Forwarding(Backend):
+class Forwarding(Backend):
     """Base for wrappers: forwards ``spec``, ``aclose`` and ``max_concurrency`` to ``inner``."""
 
     def __init__(self, inner: Backend) -> None:
@@ -83,7 +83,7 @@ def _log_retry(retry_state: tenacity.RetryCallState) -> None:
                    retry_state.attempt_number, delay, error)
 
 
-class RetryingBackend(_Forwarding):
+class RetryingBackend(Forwarding):
     """Retries ``TransientError`` with backoff; anything else propagates at once.
 
     After ``max_attempts`` attempts the last ``TransientError`` is re-raised. The answer's
@@ -117,7 +117,7 @@ class RetryingBackend(_Forwarding):
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
 
-class TimeoutBackend(_Forwarding):
+class TimeoutBackend(Forwarding):
     """Bounds each call by ``config.timeout_s``; running out is a ``TransientError``."""
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
@@ -128,7 +128,7 @@ class TimeoutBackend(_Forwarding):
             raise TransientError(f"no answer within {config.timeout_s:g}s") from None
 
 
-class LimitedBackend(_Forwarding):
+class LimitedBackend(Forwarding):
     """At most ``limit`` calls in flight at once; the rest wait their turn."""
 
     def __init__(self, inner: Backend, limit: int) -> None:

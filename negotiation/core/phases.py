@@ -86,6 +86,14 @@ def helper_of(name: str) -> HelperRole:
     return HelperRole(name.removeprefix(HELPER_PREFIX))
 
 
+SUMMARY_MEMORY = "summary"
+"""The memory mode in which the summarizer writes running summaries."""
+WINDOW_MEMORY = "window"
+"""The paper's memory: the last few public messages only."""
+MEMORY_MODES: tuple[str, ...] = (WINDOW_MEMORY, SUMMARY_MEMORY)
+MODERATOR_ORDER = "moderator"
+"""The speaker policy in which the moderator picks each next speaker."""
+
 PARTY_PHASES: tuple[Phase, ...] = tuple(p for p in Phase if p.is_party)
 PUBLIC_PHASES: tuple[Phase, ...] = tuple(p for p in Phase if p.is_public)
 PROMPT_PHASES: tuple[str, ...] = tuple(p.value for p in PARTY_PHASES)

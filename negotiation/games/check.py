@@ -1,19 +1,69 @@
 """``check``: validate a game and summarise its analysis as a JSON-ready dict and as text.
 
+What ``check`` passes can run: besides the loader's checks it renders every prompt of every
+party (each representative) in every phase, and the helpers' prompts, through the game's own
+templates, and parses the model column of ``config.txt``. A run validates its games the same way
+before it writes anything.
+
 The JSON keys (name, parties, issues, deals, feasible, unanimous, …) are a contract other
 tools rely on; add keys, never rename them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from negotiation.agents.registry import SCRIPTED_POLICIES
+from negotiation.agents.specs import legacy_to_spec, parse_spec
 from negotiation.core.deal_space import MAX_DEALS, Analysis, analyse
+from negotiation.core.errors import ConfigError, GameFormatError
 from negotiation.core.game import Game
-from negotiation.protocol.prompting import PromptBuilder
-from negotiation.core.rules import DEFAULT_POLICY, RulePolicy
+from negotiation.core.phases import PARTY_PHASES, Phase
+from negotiation.core.rules import DEFAULT_POLICY, STRICT_POLICY
+from negotiation.protocol.prompting import PromptBuilder, preview_observation
 
-STRICT = RulePolicy(strict=True)
+STRICT = STRICT_POLICY
+
+
+def check_models(game: Game) -> None:
+    """Every entry of the model column is a spec the harness can seat (``GameFormatError``)."""
+    for party in game.parties:
+        try:
+            spec = parse_spec(legacy_to_spec(party.model))
+        except ConfigError as err:
+            raise GameFormatError(game.scoring.path / "config.txt", str(err), party.line) from None
+        if spec.provider == "scripted" and spec.model not in SCRIPTED_POLICIES:
+            raise GameFormatError(game.scoring.path / "config.txt",
+                                  f"unknown scripted policy {spec.model!r} (known: "
+                                  f"{', '.join(SCRIPTED_POLICIES)})", party.line)
+
+
+def render_all(game: Game) -> int:
+    """Render every prompt a session of ``game`` can show (``TemplateError`` on the first that
+    fails); returns how many were rendered."""
+    builder, count = PromptBuilder(game), 0
+    for party in game.parties:
+        for speaker in party.speakers:
+            builder.initial(party, speaker)
+            for phase in PARTY_PHASES:
+                builder.user_message(preview_observation(game, party, speaker, phase))
+                count += 1
+            count += 1
+    first = preview_observation(game, game.parties[0], game.parties[0].speakers[0], Phase.ROUND)
+    for phase in (Phase.SUMMARY, Phase.MODERATOR):
+        seat = phase.helper.seat if phase.helper else ""
+        builder.helper_messages(dataclasses.replace(
+            first, phase=phase, party=None, speaker=seat, new_messages=first.history,
+            previous=first.proposer, candidates=first.speakers[1:]))
+        count += 1
+    return count
+
+
+def validate(game: Game) -> None:
+    """What a run checks before it writes anything: the model column and every prompt."""
+    check_models(game)
+    render_all(game)
 
 
 def notes(game: Game) -> list[str]:

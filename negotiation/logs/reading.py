@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from negotiation.core.errors import ConfigError
 from negotiation.core.files import UnsafeFileError, check_entry, log_file_limit, read_inside
 from negotiation.core.phases import is_helper_seat
 from negotiation.logs.journal import JOURNAL_SUFFIX, journal_path, parse_journal
@@ -35,7 +36,7 @@ LOG_GLOB = "session-*.json"
 JOURNAL_GLOB = "session-*" + JOURNAL_SUFFIX
 
 
-class LogReadError(Exception):
+class LogReadError(ConfigError):
     """One log file cannot be used; the message reads ``PATH: reason``."""
 
     def __init__(self, path: Path, reason: str) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from negotiation.core.game import DealValue, Issue, Party, Scoring
-from negotiation.core.phases import Phase
+from negotiation.core.phases import MODERATOR_ORDER, SUMMARY_MEMORY, Phase
 from negotiation.core.rules import Outcome
 from negotiation.logs.safe_names import check_safe
 
@@ -25,7 +25,7 @@ FORMAT_VERSION = 2
 they came from the response cache. 1 (read, upgraded on load): deals as ``"A1,B2"`` strings."""
 VOLATILE_FIELDS: frozenset[str] = frozenset(
     {"created_at", "updated_at", "latency_s", "package_versions", "started_at", "path",
-     "cached"})
+     "cached", "worker", "error_traceback"})
 """Fields that legitimately differ between two identical runs (times, machine, location, and
 whether an answer came from the response cache)."""
 
@@ -147,7 +147,11 @@ class SessionLog(_Record):
     status: Status = "running"
     """running, complete or failed."""
     error: str | None = None
-    """The error that stopped a failed session."""
+    """The error that stopped a failed session (``Type: message``)."""
+    error_traceback: str | None = None
+    """Where that error happened (volatile: line numbers change between versions)."""
+    worker: str = ""
+    """The process that ran the session last, ``pid@host`` (volatile)."""
     game: GameRef
     """The game played."""
     issues: list[dict[str, Any]]
@@ -200,6 +204,16 @@ class SessionLog(_Record):
             raise ValueError(f"format_version {value} is not one this harness reads "
                              f"(1-{FORMAT_VERSION}); upgrade the harness")
         return FORMAT_VERSION
+
+    @property
+    def summarizes(self) -> bool:
+        """Whether a summarizer writes a summary every ``summary_every`` discussion turns."""
+        return self.memory == SUMMARY_MEMORY and self.summary_every > 0
+
+    @property
+    def moderated(self) -> bool:
+        """Whether a moderator picks each next speaker (the order grows turn by turn)."""
+        return self.order_policy == MODERATOR_ORDER
 
     def scoring(self) -> Scoring:
         """Rebuild the scoring view from the log alone."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -50,18 +51,18 @@ def derive_seed(seed: int, index: int) -> int:
 
 def total_steps(log: SessionLog) -> int:
     """How many turns a complete session of this log has."""
-    extra = log.rounds // log.summary_every if log.memory == "summary" and log.summary_every else 0
-    moderator = log.rounds if log.order_policy == "moderator" else 0
+    extra = log.rounds // log.summary_every if log.summarizes else 0
+    moderator = log.rounds if log.moderated else 0
     votes = len(log.parties) - 1 if log.vote else 0
     return 1 + log.rounds + 1 + votes + extra + moderator
 
 
 def plan_steps(log: SessionLog) -> list[Step]:
     """All steps of a session with a static speaking order (not for the moderator policy)."""
-    if log.order_policy == "moderator":
+    if log.moderated:
         raise ValueError("the moderator policy decides the order turn by turn")
     steps = [Step(0, Phase.OPENING, log.proposer)]
-    every = log.summary_every if log.memory == "summary" else 0
+    every = log.summary_every if log.summarizes else 0
     for i, name in enumerate(log.order):
         steps.append(Step(len(steps), Phase.ROUND, name, name not in log.order[i + 1:]))
         if every and (i + 1) % every == 0:
@@ -85,15 +86,14 @@ def next_step(log: SessionLog) -> Step | None:
     rounds_done = sum(1 for t in turns if t.phase is Phase.ROUND)
     if not turns:
         return Step(0, Phase.OPENING, log.proposer)
-    if (log.memory == "summary" and log.summary_every and turns[-1].phase is Phase.ROUND
+    if (log.summarizes and turns[-1].phase is Phase.ROUND
             and rounds_done % log.summary_every == 0):
         return Step(index, Phase.SUMMARY, SUMMARIZER)
     if rounds_done < log.rounds:
         if len(log.order) <= rounds_done:
             return Step(index, Phase.MODERATOR, MODERATOR)
         speaker = log.order[rounds_done]
-        static = log.order_policy != "moderator"
-        is_last = static and speaker not in log.order[rounds_done + 1:]
+        is_last = not log.moderated and speaker not in log.order[rounds_done + 1:]
         return Step(index, Phase.ROUND, speaker, final_turn=is_last)
     if not any(t.phase is Phase.FINAL for t in turns):
         return Step(index, Phase.FINAL, log.proposer)
@@ -135,6 +135,7 @@ class SessionRunner:
         except Exception as err:  # recorded, then re-raised: the log keeps the cause
             self.log.status = "failed"
             self.log.error = f"{type(err).__name__}: {err}"
+            self.log.error_traceback = traceback.format_exc(limit=-12)
             await self.sink.save(self.log)
             raise
         return self.log

@@ -28,7 +28,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from negotiation.core.game import Deal, Issue
+from negotiation.core.phases import Phase
 
+TURN, VOTE = "turn", Phase.VOTE.value
+"""What ``parse_output`` expects: a turn (ANSWER with a deal) or a vote (a VOTE tag)."""
 SECTIONS: frozenset[str] = frozenset({"SCRATCHPAD", "ANSWER", "PLAN"})
 PRIVATE: frozenset[str] = frozenset({"SCRATCHPAD", "PLAN"})
 _TAG = re.compile(r"<\s*+(/?)\s*+(SCRATCHPAD|ANSWER|PLAN|DEAL|VOTE)\s*+>", re.I)
@@ -301,13 +304,13 @@ def _private_text(text: str, secs: Sequence[_Section], kind: str) -> str:
 
 
 def parse_output(
-    text: str, issues: Sequence[Issue], other_parties: Sequence[str], expect: str = "turn"
+    text: str, issues: Sequence[Issue], other_parties: Sequence[str], expect: str = TURN
 ) -> ParsedOutput:
     """Parse one model output; ``expect`` is "turn" or "vote" (see the module docstring)."""
-    if expect not in ("turn", "vote"):
-        raise ValueError(f"expect must be 'turn' or 'vote', got {expect!r}")
+    if expect not in (TURN, VOTE):
+        raise ValueError(f"expect must be {TURN!r} or {VOTE!r}, got {expect!r}")
     if not text.strip():
-        problems = ("empty output",) + (("missing vote",) if expect == "vote" else ())
+        problems = ("empty output",) + (("missing vote",) if expect == VOTE else ())
         return ParsedOutput("", "", "", None, "none", None, (), (), problems)
     text, repairs = _strip_fences(text)
     secs, cut, more = _structure(text, other_parties)
@@ -318,13 +321,13 @@ def parse_output(
         public = _clean_public(text[ans.body : ans.stop])
     else:
         public = _clean_public(outside)
-        if expect == "turn":
+        if expect == TURN:
             more.append("no ANSWER tag: public = output minus private sections")
     found = [s.kind for s in secs] + ["DEAL"] * bool(_blocks(public, "DEAL"))
     found += ["VOTE"] * bool(_blocks(outside, "VOTE"))
     vote, problems = None, ()
     deal, source = None, "none"
-    if expect == "vote":
+    if expect == VOTE:
         vote, vote_repairs, problems = _read_vote(outside, public)
         more.extend(vote_repairs)
     else:
@@ -342,4 +345,4 @@ def parse_output(
 
 def parse_vote(text: str, other_parties: Sequence[str] = ()) -> ParsedOutput:
     """Parse a vote-phase output: ``parse_output(text, (), other_parties, expect="vote")``."""
-    return parse_output(text, (), other_parties, expect="vote")
+    return parse_output(text, (), other_parties, expect=VOTE)

@@ -15,9 +15,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from negotiation.core.phases import MODERATOR_ORDER
 from negotiation.protocol.paper_order import speaking_order
 
-POLICIES: tuple[str, ...] = ("paper", "round-robin", "random", "moderator")
+POLICIES: tuple[str, ...] = ("paper", "round-robin", "random", MODERATOR_ORDER)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def static_order(policy: str, ctx: SpeakerContext) -> list[str]:
         return round_robin(ctx)
     if policy == "random":
         return uniform_random(ctx)
-    if policy == "moderator":
+    if policy == MODERATOR_ORDER:
         return []
     raise ValueError(f"unknown speaker policy {policy!r} (known: {', '.join(POLICIES)})")
 

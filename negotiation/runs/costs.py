@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from negotiation.core.phases import HelperRole
 from negotiation.core.errors import ConfigError
 from negotiation.logs.records import SessionLog
 
@@ -242,10 +243,12 @@ class CostTotals:
 def session_cost(log: SessionLog, table: PriceTable) -> CostTotals:
     """Tokens and cost of every turn in ``log`` (complete or not), by party and model."""
     models = {p.name: p.model for p in log.parties}
+    models.update({HelperRole(role).seat: spec for role, spec in log.helpers.items()})
     totals = CostTotals(sessions=1, currency=table.currency)
     for turn in log.turns:
         model = models.get(turn.party, "?")
-        cost = cost_of(model, turn.input_tokens, turn.output_tokens, table)
+        cost = 0.0 if turn.cached else cost_of(model, turn.input_tokens, turn.output_tokens,
+                                                 table)
         for key, bucket in ((turn.party, totals.by_party), (model, totals.by_model)):
             bucket.setdefault(key, Usage()).add(turn.input_tokens, turn.output_tokens, cost)
     return totals

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from negotiation.backends.base import GenerateConfig
 from negotiation.agents.specs import parse_spec
 from negotiation.backends.registry import PROVIDERS
+from negotiation.runs.bounds import BOUNDS
 from negotiation.core.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -202,6 +203,12 @@ _G = GenerateConfig()
 Name = Annotated[str, Field(min_length=1)]
 
 
+def bounded(name: str) -> Any:
+    """``Field(ge=…, le=…)`` from the one table of bounds (``negotiation.runs.bounds``)."""
+    low, high = BOUNDS[name]
+    return Field(ge=low, le=high)
+
+
 class ModelsSchema(_Strict):
     all: Spec | None = None
     parties: dict[str, Spec] = {}
@@ -223,20 +230,20 @@ class GenerationSchema(_Strict):
     temperature: Grid[Annotated[float, Field(ge=0, le=2)]] = [_G.temperature]
     top_p: Grid[Annotated[float, Field(gt=0, le=1)] | None] = [_G.top_p]
     top_k: Grid[Annotated[int, Field(ge=1)] | None] = [_G.top_k]
-    max_tokens: Grid[Annotated[int, Field(ge=1)]] = [_G.max_tokens]
-    seed: Grid[int | None] = [_G.seed]
+    max_tokens: Grid[Annotated[int, bounded("max_tokens")]] = [_G.max_tokens]
+    seed: Grid[Annotated[int, bounded("seed")] | None] = [_G.seed]
     timeout_s: Grid[Annotated[float, Field(gt=0)]] = [_G.timeout_s]
 
 
 class RateLimitSchema(_Strict):
-    max_in_flight: int = Field(8, ge=1)
+    max_in_flight: Annotated[int, bounded("max_in_flight")] | None = None
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
 
 
 class SampleSchema(_Strict):
-    k: int = Field(ge=1)
-    seed: int = 0
+    k: Annotated[int, bounded("sessions")]
+    seed: Annotated[int, bounded("seed")] = 0
 
 
 class ExperimentSchema(_Strict):
@@ -249,13 +256,14 @@ class ExperimentSchema(_Strict):
         lambda v: [v] if isinstance(v, dict) else v)] = [{}]
     parties: PartiesSchema | None = None
     generation: GenerationSchema = GenerationSchema()
-    repetitions: int | None = Field(None, ge=1)
-    seeds: Grid[int] | None = None
-    rounds: int | None = Field(None, ge=0)
-    window: int = Field(6, ge=0)
+    repetitions: Annotated[int, bounded("repetitions")] | None = None
+    seeds: Grid[Annotated[int, bounded("seed")]] | None = None
+    rounds: Annotated[int, bounded("rounds")] | None = None
+    window: Annotated[int, bounded("window")] = 6
     vote: bool = True
     base_url: str | None = Field(None, pattern=r"^https?://")
-    concurrency: int = Field(4, ge=1)
+    concurrency: Annotated[int, bounded("concurrency")] = 4
+    cache: Literal["on", "off", "replay"] = "on"
     rate_limits: dict[Literal[tuple(PROVIDERS)], RateLimitSchema] = {}  # type: ignore[valid-type]
     max_cost: float | None = Field(None, gt=0)
     prices: Name | None = None

@@ -83,8 +83,9 @@ class Counters:
 class ProviderGate:
     """Limits shared by every backend of one provider."""
 
-    def __init__(self, limit: RateLimit, counters: Counters) -> None:
-        self.semaphore = asyncio.Semaphore(limit.max_in_flight)
+    def __init__(self, limit: RateLimit, counters: Counters, in_flight: int) -> None:
+        self.semaphore = asyncio.Semaphore(in_flight)
+        self.in_flight_limit = in_flight
         self.requests = Bucket(limit.requests_per_minute) if limit.requests_per_minute else None
         self.tokens = Bucket(limit.tokens_per_minute) if limit.tokens_per_minute else None
         self.counters = counters

@@ -21,14 +21,8 @@ from negotiation.backends.base import FatalError, TransientError
 from negotiation.core.errors import ConfigError
 from negotiation.runs.specs import ExperimentPlan
 from negotiation.logs.reading import read_log
-from negotiation.runs.sweep import (
-    Job,
-    Sweep,
-    remove_stale_temp_files,
-    run_lock,
-    summarise,
-    write_summary,
-)
+from negotiation.runs.summary import summarise, write_summary
+from negotiation.runs.sweep import Job, Sweep
 
 
 def run_one_session(game_dir: str, incentives: dict[str, str], parties: list[str],
@@ -77,8 +71,7 @@ def run_jobs_ray(plan: ExperimentPlan, jobs: list[Job], address: str | None = No
     ray = _init_ray(address)
     remote = ray.remote(num_cpus=0)(run_one_session)
     start = time.monotonic()
-    with run_lock(plan.run_dir):
-        remove_stale_temp_files(plan.run_dir)
+    if True:  # the caller holds the run lock (sweep.open_run)
         pending = [j for j in jobs if j.log.status != "complete"]
         running: dict[Any, Job] = {}
         try:

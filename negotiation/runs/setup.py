@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,14 @@ from negotiation.agents.specs import legacy_to_spec, parse_spec
 from negotiation.backends.registry import ModelSpec
 from negotiation.protocol.engine import derive_seed
 from negotiation.core.errors import ConfigError
+from negotiation.core.phases import (
+    MEMORY_MODES,
+    MODERATOR_ORDER,
+    SUMMARY_MEMORY,
+    WINDOW_MEMORY,
+    HelperRole,
+)
+from negotiation.runs import bounds
 from negotiation.core.game import Game
 from negotiation.protocol.speakers import POLICIES, SpeakerContext, static_order
 from negotiation.protocol.prompting import PromptBuilder
@@ -46,33 +56,30 @@ class RunSettings:
     base_url: str | None = None
     order: str = "paper"
     moderator_model: str | None = None
-    memory: str = "window"
+    memory: str = WINDOW_MEMORY
     summary_every: int | None = None
     summarizer_model: str | None = None
 
     def __post_init__(self) -> None:
-        if self.rounds is not None and self.rounds < 0:
-            raise ConfigError("--rounds must be >= 0")
-        if self.window < 0:
-            raise ConfigError("--window must be >= 0")
+        for name in ("rounds", "window", "seed", "summary_every"):
+            bounds.check(name, getattr(self, name))
+        bounds.check("max_tokens", self.generation.max_tokens)
         if self.order not in POLICIES:
             raise ConfigError(f"--order must be one of {', '.join(POLICIES)}")
-        if self.memory not in ("window", "summary"):
-            raise ConfigError("--memory must be window or summary")
-        if self.summary_every is not None and self.summary_every < 1:
-            raise ConfigError("--summary-every must be >= 1")
-        if self.order == "moderator" and not self.moderator_model:
-            raise ConfigError("--order moderator needs --moderator-model SPEC")
-        if self.memory == "summary" and not self.summarizer_model:
-            raise ConfigError("--memory summary needs --summarizer-model SPEC")
+        if self.memory not in MEMORY_MODES:
+            raise ConfigError(f"--memory must be one of {', '.join(MEMORY_MODES)}")
+        if self.order == MODERATOR_ORDER and not self.moderator_model:
+            raise ConfigError(f"--order {MODERATOR_ORDER} needs --moderator-model SPEC")
+        if self.memory == SUMMARY_MEMORY and not self.summarizer_model:
+            raise ConfigError(f"--memory {SUMMARY_MEMORY} needs --summarizer-model SPEC")
 
     def helpers(self) -> dict[str, str]:
         """Model specs of the helper roles this configuration uses."""
         out = {}
-        if self.order == "moderator" and self.moderator_model:
-            out["moderator"] = str(parse_spec(self.moderator_model))
-        if self.memory == "summary" and self.summarizer_model:
-            out["summarizer"] = str(parse_spec(self.summarizer_model))
+        if self.order == MODERATOR_ORDER and self.moderator_model:
+            out[HelperRole.MODERATOR.value] = str(parse_spec(self.moderator_model))
+        if self.memory == SUMMARY_MEMORY and self.summarizer_model:
+            out[HelperRole.SUMMARIZER.value] = str(parse_spec(self.summarizer_model))
         return out
 
 
@@ -107,7 +114,7 @@ def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSetting
         "window": settings.window, "vote": settings.vote, "seed": settings.seed,
         "generation": settings.generation.to_record(), "index": index,
     }
-    if settings.order != "paper" or settings.memory != "window":
+    if settings.order != "paper" or settings.memory != WINDOW_MEMORY:
         key.update(order=settings.order, memory=settings.memory,
                    summary_every=settings.summary_every, helpers=settings.helpers())
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -127,6 +134,11 @@ def _versions() -> tuple[tuple[str, str], ...]:
 def package_versions() -> dict[str, str]:
     """Versions of the harness, Python and the SDKs that are installed (read once)."""
     return dict(_versions())
+
+
+def worker_name() -> str:
+    """Who runs a session: ``pid@host`` of this process (recorded in the log, volatile)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
 
 
 def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, run_name: str,
@@ -154,5 +166,6 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
         window=settings.window, vote=settings.vote,
         order=static_order(settings.order, context), order_policy=settings.order,
         memory=settings.memory, helpers=settings.helpers(),
-        summary_every=(settings.summary_every or len(names)) if settings.memory == "summary" else 0,
+        summary_every=(settings.summary_every or len(names))
+        if settings.memory == SUMMARY_MEMORY else 0,
         created_at=now_iso(), package_versions=package_versions())

@@ -1,8 +1,8 @@
 """The contract between experiment files and the sweep runner: what to run, nothing about how.
 
-An experiment file (``negotiation/experiment.py``) expands into an ``ExperimentPlan``: a list of
-``SessionSpec`` (one per session, each with a stable id) plus execution settings. The sweep
-runner (``negotiation/sweep.py``) only consumes plans, so CLI flags and YAML files share it.
+An experiment file (``runs/experiment.py``) or the CLI's flags expand into an ``ExperimentPlan``:
+a list of ``SessionSpec`` (one per session, each with a stable id) plus execution settings. The
+sweep runner (``runs/sweep.py``) only consumes plans, so CLI flags and YAML files share it.
 """
 
 from __future__ import annotations
@@ -11,20 +11,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from negotiation.runs.setup import RunSettings
+
+CacheSetting = Literal["on", "off", "replay"]
 
 
 @dataclass(frozen=True)
 class RateLimit:
     """Limits of one provider (``openai``, ``gemini``, …) across all sessions of a sweep."""
 
-    max_in_flight: int = 8
+    max_in_flight: int | None = None
+    """Calls in flight at most; None: as many as the sweep's concurrency allows."""
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
 
     def __post_init__(self) -> None:
-        if self.max_in_flight < 1:
+        if self.max_in_flight is not None and self.max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
         for name in ("requests_per_minute", "tokens_per_minute"):
             value = getattr(self, name)
@@ -73,6 +77,9 @@ class ExperimentPlan:
     """Stop launching sessions once the estimated cost would exceed this (price-table units)."""
     prices: Path | None = None
     """Price table (``prices.yaml``) used for cost estimates."""
+    cache: CacheSetting = "on"
+    """The run's response cache: on (answer repeats from it), off, or replay (answer only from
+    it: no model is called)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_limits", MappingProxyType(dict(self.rate_limits)))

@@ -1,43 +1,52 @@
 """The sweep runner: many sessions concurrently, resumable, locked, with a summary.
 
-Sessions of an ``ExperimentPlan`` run concurrently (up to ``plan.concurrency``) in one event
-loop; calls to each provider pass through one shared gate (calls in flight, requests and tokens
-per minute). A failed session is recorded with its error and the sweep goes on. Rerunning the
-same plan skips complete sessions and resumes the others from their last completed turn. An OS
-lock on the run folder keeps a second process out; it is released even if the holder is killed.
+``prepare`` turns a plan into jobs (games loaded, every prompt rendered once to validate it,
+fresh logs built) without touching the run folder. ``open_run`` then locks the folder before
+reading anything in it, replaces each job's fresh log by the one on disk (so complete sessions
+are skipped and unfinished ones resume after their last completed turn) and runs the rest: in
+one event loop here (``Sweep``), in worker processes (``workers.py``) or on Ray
+(``ray_executor.py``). Calls to each provider pass through one shared gate; answers go through
+the run's response cache.
+
+One rule for failures: any exception inside one session (other than cancellation) marks that
+session failed, with the exception and its traceback in its log, and the others go on. SIGINT
+and SIGTERM abandon the calls in flight, write the summary and leave every unfinished session
+resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
-import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from negotiation.backends.base import Backend, FatalError, TransientError
 from negotiation.agents.registry import SeatResources, make_seats
 from negotiation.agents.specs import parse_spec
-from negotiation.protocol.engine import SessionRunner
+from negotiation.backends.base import Backend, FatalError
+from negotiation.backends.cache import CACHE_NAME, CachedBackend, ResponseCache
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import Game
-from negotiation.runs.limits import Counters, GatedBackend, ProviderGate
+from negotiation.games.check import render_all
 from negotiation.games.loader import load_game
-from negotiation.runs.specs import ExperimentPlan, RateLimit
-from negotiation.logs.reading import LogReadError, existing_log, find_logs, read_log
-from negotiation.logs.records import SessionLog, write_atomic
 from negotiation.logs.journal import JournalSink, Syncer
+from negotiation.logs.reading import existing_log, load_logs
+from negotiation.logs.records import SessionLog
+from negotiation.protocol.engine import SessionRunner
 from negotiation.protocol.seats import Seat
-from negotiation.runs.setup import assign_models, new_log
-from negotiation.logs.clock import now_iso
+from negotiation.runs import lock
+from negotiation.runs.budget import CostGuard
+from negotiation.runs.limits import Counters, GatedBackend, ProviderGate
+from negotiation.runs.setup import assign_models, new_log, worker_name
+from negotiation.runs.specs import ExperimentPlan, RateLimit
+from negotiation.runs.summary import summarise, write_summary
 
-DEFAULT_LIMITS = {"scripted": RateLimit(max_in_flight=1024)}
-LOCK_NAME = ".lock"
+EventFn = Callable[[str, "Job"], None]
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass
@@ -51,47 +60,23 @@ class Job:
     base_url: str | None = None
 
 
-@contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``run_dir/.lock`` (released when the process dies)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise ConfigError(f"{run_dir} is in use by {holder}; wait for it to finish "
-                              "(the lock is released when that process exits)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
-def remove_stale_temp_files(run_dir: Path) -> None:
-    """Delete temp files left by a process killed mid-write (call with the lock held)."""
-    for stale in run_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
 def prepare(plan: ExperimentPlan) -> list[Job]:
-    """Build (or reload) the log of every session of the plan; nothing is written."""
+    """Jobs with fresh logs for every session of the plan; reads nothing in the run folder.
+
+    Every prompt of every game is rendered once here, so a broken template is a
+    ``TemplateError`` before anything is written.
+    """
     games: dict[tuple[Any, ...], Game] = {}
     jobs = []
     for spec in plan.sessions:
         key = (spec.game, tuple(sorted(spec.incentives.items())), spec.parties)
         if key not in games:
             games[key] = load_game(spec.game, dict(spec.incentives), spec.parties)
+            render_all(games[key])
         game = games[key]
         log = new_log(game, assign_models(game, spec.settings), spec.settings, plan.name,
                       spec.index)
         path = plan.run_dir / f"session-{log.session_id}.json"
-        log = existing_log(path) or log
         jobs.append(Job(game, log, path, spec.label, spec.settings.base_url))
     ids = [j.log.session_id for j in jobs]
     if len(set(ids)) != len(ids):
@@ -99,65 +84,103 @@ def prepare(plan: ExperimentPlan) -> list[Job]:
     return jobs
 
 
+def check_seats(jobs: list[Job]) -> None:
+    """Create every job's seats once, so that a missing key, SDK or model file is a
+    ``ConfigError`` before the run folder is touched."""
+    resources = SeatResources()
+    try:
+        for job in jobs:
+            try:
+                make_seats(job.game, job.log, job.base_url, resources)
+            except FatalError as err:
+                raise ConfigError(f"{err} (models named in config.txt can be overridden "
+                                  "with --model or --party-model)") from None
+    finally:
+        asyncio.run(resources.aclose())
+
+
+def load_existing(jobs: list[Job]) -> None:
+    """Replace each job's fresh log by the one in the run folder, if any (lock held)."""
+    for job in jobs:
+        job.log = existing_log(job.path) or job.log
+
+
+@dataclass
 class Sweep:
     """Runs the jobs of one plan in the current event loop."""
 
-    def __init__(self, plan: ExperimentPlan, jobs: list[Job],
-                 on_event: Callable[[str, Job], None] | None = None,
-                 counters: Counters | None = None) -> None:
-        self.plan = plan
-        self.jobs = jobs
-        self.counters = counters or Counters()
-        self.gates: dict[str, ProviderGate] = {}
-        self.resources = SeatResources(wrap=self._gated)
-        self.on_event = on_event or (lambda kind, job: None)
-        self.stopped_for_cost = False
-        self.cost_guard: Callable[[list[Job]], bool] | None = None
-        self.seats: dict[int, dict[str, Seat]] = {}
-        self.syncer: Syncer | None = None
+    plan: ExperimentPlan
+    jobs: list[Job]
+    on_event: EventFn = lambda kind, job: None
+    counters: Counters = field(default_factory=Counters)
+    guard: CostGuard | None = None
+    stopped_for_cost: bool = False
+    gates: dict[str, ProviderGate] = field(default_factory=dict)
+    cache: ResponseCache | None = None
+    syncer: Syncer | None = None
 
-    def create_seats(self) -> None:
-        """Create every pending job's seats up front, so that a missing key or SDK is a
-        configuration error before anything is written."""
-        for job in self.jobs:
-            if job.log.status != "complete":
-                self.seats[id(job)] = self._seats(job)
+    def __post_init__(self) -> None:
+        self.resources = SeatResources(wrap=self._wrap)
+        self.running = 0
+        if self.guard is not None and self.counters.prices is None:
+            self.counters.prices = self.guard.table  # the guard reads the live cost
 
     def _gate(self, provider: str) -> ProviderGate:
         if provider not in self.gates:
-            limit = self.plan.rate_limits.get(provider) or DEFAULT_LIMITS.get(provider, RateLimit())
-            self.gates[provider] = ProviderGate(limit, self.counters)
+            limit = self.plan.rate_limits.get(provider) or RateLimit()
+            in_flight = limit.max_in_flight or self.plan.concurrency
+            self.gates[provider] = ProviderGate(limit, self.counters, in_flight)
         return self.gates[provider]
 
-    def _gated(self, backend: Backend) -> Backend:
-        return GatedBackend(backend, self._gate(parse_spec(backend.spec).provider))
+    def _wrap(self, backend: Backend) -> Backend:
+        gated: Backend = GatedBackend(backend, self._gate(parse_spec(backend.spec).provider))
+        if self.plan.cache == "off":
+            return gated
+        if self.cache is None:
+            self.cache = ResponseCache(self.plan.run_dir / CACHE_NAME)
+        return CachedBackend(gated, self.cache, "replay" if self.plan.cache == "replay" else "use")
 
-    def _seats(self, job: Job) -> dict[str, Seat]:
+    def seats_for(self, job: Job) -> dict[str, Seat]:
+        """The seats of one job (a missing key or SDK is a ``ConfigError``)."""
         try:
             return make_seats(job.game, job.log, job.base_url, self.resources)
         except FatalError as err:
             raise ConfigError(f"{err} (models named in config.txt can be overridden with "
                               "--model or --party-model)") from None
 
+    def _may_start(self) -> bool:
+        if self.guard is None or self.guard.allows(self.counters.cost, self.running):
+            return True
+        self.stopped_for_cost = True
+        return False
+
     async def _run_job(self, job: Job, slots: asyncio.Semaphore) -> None:
         async with slots:
-            if self.cost_guard is not None and not self.cost_guard(self.jobs):
-                self.stopped_for_cost = True
+            if not self._may_start():
                 return
-            job.log.status, job.log.error = "running", None
+            self.running += 1
+            job.log.status, job.log.error, job.log.worker = "running", None, worker_name()
             self.on_event("start", job)
-            seats = self.seats.get(id(job)) or self._seats(job)
-            runner = SessionRunner(job.game, seats, job.log, JournalSink(job.path, self.syncer),
-                                   lambda log, turn, total: self.on_event("turn", job))
             try:
+                runner = SessionRunner(job.game, self.seats_for(job), job.log,
+                                       JournalSink(job.path, self.syncer),
+                                       lambda log, turn, total: self.on_event("turn", job))
                 job.log = await runner.run()
-            except (FatalError, TransientError):
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - one session's failure is its own
+                if job.log.status != "failed":  # failed before the engine could record it
+                    job.log.status, job.log.error = "failed", f"{type(err).__name__}: {err}"
                 self.on_event("failed", job)
                 return
+            finally:
+                self.running -= 1
+            if self.guard is not None:
+                self.guard.session_done(job.log)
             self.on_event("done", job)
 
     async def run(self) -> None:
-        """Run every job that is not complete yet."""
+        """Run every job that is not complete yet; clients close after the last session."""
         slots = asyncio.Semaphore(self.plan.concurrency)
         pending = [j for j in self.jobs if j.log.status != "complete"]
         self.syncer = Syncer()
@@ -166,80 +189,96 @@ class Sweep:
         finally:
             self.syncer.close()
             await self.resources.aclose()
+            if self.cache is not None:
+                self.cache.close()
 
 
-def summarise(plan: ExperimentPlan, jobs: list[Job], wall_s: float,
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run's ``summary.json`` content."""
-    from negotiation.runs.costs import default_prices_path, format_cost, load_prices, run_cost
+@dataclass
+class RunHandle:
+    """A locked run folder with its jobs (their logs read from disk)."""
 
-    statuses = [j.log.status for j in jobs]
-    prices = plan.prices or default_prices_path()
-    totals = run_cost([j.log for j in jobs], load_prices(prices)) if prices else None
-    tokens_in = sum(t.input_tokens for j in jobs for t in j.log.turns)
-    tokens_out = sum(t.output_tokens for j in jobs for t in j.log.turns)
-    return {
-        "run": plan.name, "sessions": len(jobs), "completed": statuses.count("complete"),
-        "failed": statuses.count("failed"), "unfinished": statuses.count("running"),
-        "tokens": {"input": tokens_in, "output": tokens_out}, "wall_s": round(wall_s, 3),
-        "estimated_cost": None if totals is None else totals.cost,
-        "cost_note": None if totals is None else f"{format_cost(totals)} (prices: {prices})",
-        "updated_at": now_iso(), **(extra or {}),
-        "session_list": [{"id": j.log.session_id, "status": j.log.status, "label": j.label,
-                          "error": j.log.error, "file": j.path.name} for j in jobs],
-    }
+    plan: ExperimentPlan
+    jobs: list[Job]
+    interrupted: int | None = None
+    """The signal that stopped the sweep, if one did."""
 
-
-def write_summary(plan: ExperimentPlan, summary: dict[str, Any]) -> Path:
-    """Write ``summary.json`` atomically into the run folder."""
-    path = plan.run_dir / "summary.json"
-    write_atomic(path, json.dumps(summary, indent=1) + "\n")
-    return path
-
-
-def run_jobs(plan: ExperimentPlan, jobs: list[Job],
-             on_event: Callable[[str, Job], None] | None = None,
-             cost_guard: Callable[[list[Job]], bool] | None = None,
-             counters: Counters | None = None) -> dict[str, Any]:
-    """Lock the run folder, run the jobs (asyncio executor) and write ``summary.json``."""
-    start = time.monotonic()
-    sweep = Sweep(plan, jobs, on_event, counters)
-    sweep.cost_guard = cost_guard
-    sweep.create_seats()
-    with run_lock(plan.run_dir):
-        remove_stale_temp_files(plan.run_dir)
+    def execute(self, on_event: EventFn | None = None, guard: CostGuard | None = None,
+                counters: Counters | None = None) -> dict[str, Any]:
+        """Run the unfinished jobs in this process; write and return the summary."""
+        sweep = Sweep(self.plan, self.jobs, on_event or (lambda kind, job: None),
+                      counters or Counters(), guard)
+        start = time.monotonic()
         try:
-            asyncio.run(sweep.run())
+            self.interrupted = run_until_signal(sweep.run())
         finally:
-            summary = summarise(plan, jobs, time.monotonic() - start,
-                                {"stopped_for_cost": sweep.stopped_for_cost})
-            write_summary(plan, summary)
-    return summary
+            summary = summarise(self.plan, self.jobs, time.monotonic() - start, {
+                "stopped_for_cost": sweep.stopped_for_cost,
+                "interrupted": signal.Signals(self.interrupted).name if self.interrupted else None,
+                "cache": {"hits": sweep.cache.hits, "misses": sweep.cache.misses}
+                if sweep.cache is not None else None})
+            write_summary(self.plan, summary)
+        return summary
+
+
+def run_until_signal(coroutine: Any) -> int | None:
+    """Run ``coroutine``; SIGINT or SIGTERM cancels it. Returns the signal number, if any."""
+    caught: list[int] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(coroutine)
+        for sig in SIGNAL_EXIT:
+            loop.add_signal_handler(sig, lambda s=sig: (caught.append(s), task.cancel()))
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not caught:
+                raise
+        finally:
+            for sig in SIGNAL_EXIT:
+                loop.remove_signal_handler(sig)
+
+    asyncio.run(main())
+    return caught[0] if caught else None
 
 
 def resume_jobs(target: Path, games_dir: Path | None = None) -> list[Job]:
-    """Jobs for every session log under a run folder (or the one file given)."""
+    """Jobs for every session log under a run folder (or the one file given); the games are
+    loaded from where the logs say they were played (or from ``games_dir``)."""
     from negotiation.games.loader import resolve_game_path
 
-    try:
-        files = find_logs(target)
-        logs = [(path, read_log(path)) for path in files]
-    except LogReadError as err:
-        raise ConfigError(f"--resume: {err}") from None
-    if not logs:
-        raise ConfigError(f"--resume {target}: no session log found")
+    found = load_logs(target)
+    if found.problems:
+        raise ConfigError(f"--resume: {found.problems[0]}")
     jobs = []
-    for found, log in logs:
-        path = found.with_suffix(".json")
+    for item in found.entries:
+        log = item.log
         incentives = {p.name: p.incentive for p in log.parties}
         game = load_game(resolve_game_path(log.game.path, games_dir), incentives,
                          [p.name for p in log.parties])
+        path = item.path.with_suffix(".json")
         jobs.append(Job(game, log, path, f"resumed {path.name}"))
     return jobs
 
 
-def run_plan(plan: ExperimentPlan, on_event: Callable[[str, Job], None] | None = None,
-             cost_guard: Callable[[list[Job]], bool] | None = None) -> tuple[list[Job], dict[str, Any]]:
-    """Prepare and run a plan."""
+@contextmanager
+def open_run(plan: ExperimentPlan, jobs: list[Job] | None = None, resume: Path | None = None,
+             games_dir: Path | None = None) -> Iterator[RunHandle]:
+    """Lock the run folder, then read what is in it: the logs of ``jobs`` (replacing their
+    fresh logs), or every session log under ``resume``."""
+    with lock.run_lock(plan.run_dir):
+        if resume is not None:
+            jobs = resume_jobs(resume, games_dir)
+            check_seats([j for j in jobs if j.log.status != "complete"])
+        else:
+            load_existing(jobs or [])
+        yield RunHandle(plan, jobs or [])
+
+
+def run_plan(plan: ExperimentPlan, on_event: EventFn | None = None,
+             guard: CostGuard | None = None) -> tuple[list[Job], dict[str, Any]]:
+    """Prepare, check, lock, run and summarise a plan in this process."""
     jobs = prepare(plan)
-    return jobs, run_jobs(plan, jobs, on_event, cost_guard)
+    check_seats(jobs)
+    with open_run(plan, jobs) as run:
+        return run.jobs, run.execute(on_event, guard)
