@@ -32,10 +32,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from negotiation.core.deal_space import analyse  # noqa: E402
-from negotiation.games.check import STRICT, summary  # noqa: E402
 from negotiation.core.game import Scoring  # noqa: E402
-from negotiation.games.loader import load_game  # noqa: E402
 from negotiation.core.rules import DEFAULT_POLICY  # noqa: E402
+from negotiation.games.check import STRICT, summary  # noqa: E402
+from negotiation.games.loader import load_game  # noqa: E402
 
 GAME = ROOT / "games_descriptions" / "base_7parties"
 TARGET_MS = 50.0
@@ -194,7 +194,12 @@ def main() -> None:
     # where ours spends its time: the Pareto filter (a Python loop over feasible deals) vs the rest
     import numpy as np
 
-    from negotiation.core.deal_space import acceptance_matrix, all_scores, feasible_mask, pareto_front
+    from negotiation.core.deal_space import (
+        acceptance_matrix,
+        all_scores,
+        feasible_mask,
+        pareto_front,
+    )
 
     _, scores = all_scores(scoring)
     feasible_rows = {p.comparison: scores[np.flatnonzero(feasible_mask(

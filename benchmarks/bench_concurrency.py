@@ -182,8 +182,8 @@ class LoopbackServer:
 
 def make_plan(base_url: str, n: int, concurrency: int, out: Path) -> Any:
     from negotiation.backends.base import GenerateConfig
-    from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
     from negotiation.runs.setup import RunSettings
+    from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
 
     settings = RunSettings(model=f"openai:fake@{base_url}", vote=False, seed=3,
                            generation=GenerateConfig(timeout_s=60.0))
@@ -322,9 +322,9 @@ def patched(fixes: tuple[str, ...]) -> Iterator[list[Callable[[], None]]]:
     import functools
 
     import negotiation.backends.openai_backend as openai_backend
+    import negotiation.logs.records as records
     import negotiation.protocol.engine as engine
     import negotiation.protocol.prompting as prompting
-    import negotiation.logs.records as records
     import negotiation.runs.sweep as sweep
 
     undo: list[Callable[[], None]] = []

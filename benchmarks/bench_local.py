@@ -69,8 +69,8 @@ def rss_breakdown_mb() -> dict[str, float]:
 
 def make_plan(out: Path, concurrency: int) -> Any:
     from negotiation.backends.base import GenerateConfig
-    from negotiation.runs.specs import ExperimentPlan, SessionSpec
     from negotiation.runs.setup import RunSettings
+    from negotiation.runs.specs import ExperimentPlan, SessionSpec
 
     settings = RunSettings(model="llamacpp:smollm2", rounds=ROUNDS_USED[0], vote=False, seed=7,
                            generation=GenerateConfig(max_tokens=MAX_TOKENS))

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from negotiation.core.game import PROPOSER_ROLE
 from evaluation.fidelity import arithmetic, format_failures_by_party, vote_consistency
 from evaluation.leakage import JudgeCache, JudgeItem, detect_leak, judge_messages
 from evaluation.metrics import SessionMetrics, session_metrics
 from evaluation.readers import RunData, SessionData
 from evaluation.rulesets import RuleSet
 from evaluation.stats import bootstrap_diff_ci, mean_summary, rate
+from negotiation.core.game import PROPOSER_ROLE
 
 Counts = Mapping[str, tuple[int, int]]
 

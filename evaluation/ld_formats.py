@@ -22,8 +22,8 @@ from evaluation.sessiondata import (
     Utterance,
     check_speakers,
 )
-from negotiation.core.phases import Phase
 from negotiation.core.game import Scoring
+from negotiation.core.phases import Phase
 from negotiation.protocol.parsing import parse_output, parse_vote
 
 

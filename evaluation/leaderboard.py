@@ -8,6 +8,9 @@ any success with Wilson 95% intervals, the wrong-deal rate (mean over sessions o
 group's parties' wrong deals / their deals), leakage and format-failure rates (pooled over
 the group's messages / outputs), the mean own final score by role, and tokens.
 
+A model label ends in ``(oracle)`` for a calibration baseline that sees every party's sheet
+(``scripted:oracle``): its row shows what competent play reaches, not a player's result.
+
 ``compare`` reports A minus B in final success and in mean own score (p1's final score for
 p1 groups, the group's parties' otherwise) with seeded permutation-test p-values; paired
 (``--baseline``) it matches sessions by game, seed and session index and flips signs.
@@ -26,6 +29,7 @@ import numpy as np
 
 from evaluation.aggregate import SessionResult
 from evaluation.stats import bootstrap_diff_ci, mean_summary, permutation_test, rate
+from negotiation.agents.specs import seat_label
 
 BY_CHOICES: tuple[str, ...] = ("model", "model,role", "model,game", "model,incentive")
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "json")
@@ -48,14 +52,16 @@ def group_members(results: Sequence[SessionResult], by: str) -> dict[str, list[M
     for r in results:
         s = r.data
         if by in ("model", "model,game"):
-            label = s.p1_model if by == "model" else f"{s.p1_model} / {s.scoring.name}"
+            model = seat_label(s.p1_model)
+            label = model if by == "model" else f"{model} / {s.scoring.name}"
             groups.setdefault(label, []).append(
                 Member(r, tuple(p.name for p in s.scoring.parties), False))
             continue
         shares: dict[str, list[str]] = {}
         for p in s.scoring.parties:
             kind = p.role if by == "model,role" else p.incentive
-            shares.setdefault(f"{s.models.get(p.name, 'unknown')} / {kind}", []).append(p.name)
+            model = seat_label(s.models.get(p.name, "unknown"))
+            shares.setdefault(f"{model} / {kind}", []).append(p.name)
         for label, names in shares.items():
             groups.setdefault(label, []).append(Member(r, tuple(names), True))
     return groups

@@ -10,8 +10,8 @@ Definitions:
 
 from __future__ import annotations
 
-from negotiation.logs.records import SessionLog, TurnRecord
 from negotiation.core.rules import clears
+from negotiation.logs.records import SessionLog, TurnRecord
 
 
 def proposals(log: SessionLog) -> list[TurnRecord]:

@@ -26,9 +26,9 @@ import numpy as np
 
 from evaluation.readers import SessionData
 from evaluation.rulesets import DealView, RuleSet
-from negotiation.core.phases import Phase
 from negotiation.core.deal_space import Analysis, analyse
 from negotiation.core.game import Scoring
+from negotiation.core.phases import Phase
 from negotiation.core.rules import score
 
 

@@ -16,8 +16,9 @@ Folders are read recursively; in a folder only ``session-*.json`` (and the journ
 unfinished sessions, ``session-*.jsonl``), ``history*.json`` and ``answers*.json`` are
 considered (``full_conversation*.json`` is ignored); a file named explicitly is detected by
 content whatever its name. Native logs are read by the one loader
-(``negotiation.logs.reading``), with its file-safety rules, validation and duplicate handling. A file that cannot be read, or that names
-a speaker absent from the game, raises ``ReadError``; ``read_run`` records it and goes on.
+(``negotiation.logs.reading``), with its file-safety rules, validation and duplicate handling.
+A file that cannot be read, or that names a speaker absent from the game, raises ``ReadError``;
+``read_run`` records it and goes on.
 """
 
 from __future__ import annotations

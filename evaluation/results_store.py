@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from negotiation.core.phases import Phase
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import deal_text
+from negotiation.core.phases import Phase
 from negotiation.logs.clock import now_iso
 from negotiation.logs.reading import LoadedLog, load_logs
 from negotiation.logs.records import SessionLog

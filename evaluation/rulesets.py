@@ -20,8 +20,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from negotiation.core.game import Deal, Party, Scoring
+from negotiation.core.rules import (
+    NO_DEAL,
+    UNANIMITY_BONUS,
+    Outcome,
+    accepts,
+    agreement,
+    payoff,
+    score,
+)
 from negotiation.protocol.parsing import extract_deal
-from negotiation.core.rules import NO_DEAL, UNANIMITY_BONUS, Outcome, accepts, agreement, payoff, score
 
 RULESETS: tuple[str, ...] = ("default", "paper")
 

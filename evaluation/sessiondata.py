@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from negotiation.core.phases import Phase
 from negotiation.core.game import Scoring
+from negotiation.core.phases import Phase
 from negotiation.logs.records import SessionLog
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from negotiation_cli.game_cmds import print_summary
 from negotiation.core.errors import ConfigError
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
+from negotiation_cli.game_cmds import print_summary
 
 HARDEN_BOUND = 20
 

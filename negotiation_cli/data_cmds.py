@@ -32,8 +32,8 @@ def _print_report(path: Path, as_json: bool) -> None:
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     """Annotate (cached, resumable), then print the report; exit 1 if some calls failed."""
-    from evaluation.annotation.run import OUTPUT_NAME, annotate_run, run_folder
     from evaluation.annotation.annotators import load_annotators
+    from evaluation.annotation.run import OUTPUT_NAME, annotate_run, run_folder
 
     if not args.run.exists():
         raise ConfigError(f"{args.run}: no such run folder or session file")

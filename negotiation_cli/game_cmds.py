@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from negotiation.games.check import render_text, summary, validate
 from negotiation.core.errors import ConfigError
-from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 from negotiation.core.phases import PROMPT_PHASES, Phase
+from negotiation.games.check import render_text, summary, validate
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 from negotiation.protocol.prompting import PromptBuilder, preview_observation
 
 

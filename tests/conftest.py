@@ -14,12 +14,12 @@ settings.register_profile("deterministic", derandomize=True)
 settings.load_profile("deterministic")
 
 from negotiation.agents.registry import make_seats
-from negotiation.logs.writer import SnapshotSink
-from negotiation.protocol.seats import Seat
-from negotiation.protocol.engine import SessionRunner
 from negotiation.core.game import Game
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
 from negotiation.logs.records import SessionLog
+from negotiation.logs.journal import JournalSink
+from negotiation.protocol.engine import SessionRunner
+from negotiation.protocol.seats import Seat
 from negotiation.runs.setup import RunSettings, assign_models, new_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,4 +42,4 @@ def run_session(game: Game, log: SessionLog, path: Path,
                 seats: Mapping[str, Seat] | None = None) -> SessionLog:
     """Run (or resume) a session to its end with the log's own seats unless given."""
     chosen = seats if seats is not None else make_seats(game, log)
-    return asyncio.run(SessionRunner(game, chosen, log, SnapshotSink(path)).run())
+    return asyncio.run(SessionRunner(game, chosen, log, JournalSink(path)).run())

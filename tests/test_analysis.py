@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation.core import deal_space as analysis
-from negotiation.games import check as checking
 from negotiation.core.deal_space import MAX_DEALS, all_scores, analyse, iter_chunks, pareto_front
-from negotiation.games.check import render_text, summary
 from negotiation.core.game import Deal, Game, Scoring
-from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, load_scoring
 from negotiation.core.rules import RulePolicy, agreement, score
+from negotiation.games import check as checking
+from negotiation.games.check import render_text, summary
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, load_scoring
 from tests.gamefactory import make_scoring
 
 STRICT = RulePolicy(strict=True)

@@ -18,11 +18,11 @@ from evaluation.annotation.agreement import (
     fleiss_kappa,
     label_rates,
 )
-from evaluation.annotation.run import CACHE_NAME, OUTPUT_NAME, collect_items
-from negotiation.logs.reading import load_logs
 from evaluation.annotation.annotators import load_annotators, parse_labels
-from negotiation_cli import main
+from evaluation.annotation.run import CACHE_NAME, OUTPUT_NAME, collect_items
 from negotiation.core.errors import ConfigError
+from negotiation.logs.reading import load_logs
+from negotiation_cli import main
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 
 WIKI_FLEISS = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0],

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from negotiation.games.authoring import game_figure, output_folder, save_game_plot, set_minimum
-from negotiation.games.harden import harden, solution_key, with_minimums
 from negotiation.core.deal_space import acceptance_matrix, all_scores, feasible_mask
-from negotiation.games.check import summary
-from negotiation_cli import main
 from negotiation.core.game import Scoring
+from negotiation.games.authoring import game_figure, output_folder, save_game_plot, set_minimum
+from negotiation.games.check import summary
+from negotiation.games.harden import harden, solution_key, with_minimums
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, load_scoring
+from negotiation_cli import main
 
 BASE = DEFAULT_GAMES_DIR / "base"
 

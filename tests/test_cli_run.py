@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from negotiation.agents.specs import legacy_to_spec, parse_spec
-from negotiation_cli import main
 from negotiation.core.errors import ConfigError
-from negotiation.logs.records import comparable, save_log
 from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import comparable, save_log
 from negotiation.runs.setup import RunSettings, assign_models
+from negotiation_cli import main
 
 SCRIPTED = ["--game", "base", "--model", "scripted:rational", "--quiet"]
 

@@ -6,13 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from negotiation_cli import main
-from negotiation.runs.costs import (DEFAULT_PRICES, Price, PriceTable, budget_allows, cost_of,
-                               estimate_session_cost, format_cost, load_prices, run_cost,
-                               session_cost, unpriced_models)
 from negotiation.core.errors import ConfigError
-from negotiation.logs.records import SessionLog
 from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import SessionLog
+from negotiation.runs.costs import (
+    DEFAULT_PRICES,
+    Price,
+    PriceTable,
+    budget_allows,
+    cost_of,
+    estimate_session_cost,
+    format_cost,
+    load_prices,
+    run_cost,
+    session_cost,
+    unpriced_models,
+)
+from negotiation_cli import main
 
 TABLE = PriceTable((
     ("openai:gpt-4o", Price(2.5, 10.0)),

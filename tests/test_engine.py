@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
-from negotiation.protocol.engine import plan_steps
 from evaluation.exports.ld import export_ld
-from negotiation.core.game import Game
-from negotiation.games.loader import load_scoring
-from negotiation.logs.records import comparable
-from negotiation.logs.reading import load_logs
-from negotiation.logs.reading import read_log as load_log
 from negotiation.agents.llm import LLMSeat
 from negotiation.agents.registry import make_seats
+from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
+from negotiation.core.game import Game
+from negotiation.games.loader import load_scoring
+from negotiation.logs.reading import load_logs
+from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import comparable
+from negotiation.protocol.engine import plan_steps
 from negotiation.protocol.prompting import PromptBuilder
 from negotiation.protocol.seats import Observation, Seat, SeatReply
 from negotiation.runs.setup import RunSettings

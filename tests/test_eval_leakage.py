@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from evaluation.leakage import JudgeCache, JudgeItem, detect_leak, parse_label, reachable_totals
-from negotiation_cli import main
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_scoring
+from negotiation_cli import main
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from negotiation.core.errors import ConfigError
-from negotiation.runs.experiment import ExperimentError, describe, load_experiment
 from negotiation.games.loader import load_game
-from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
+from negotiation.runs.experiment import ExperimentError, describe, load_experiment
 from negotiation.runs.setup import assign_models, new_log, session_id
+from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
 from tests.gamefactory import REPO, copy_shipped
 
 BASE = ("SportCo", "Department of Tourism", "Environmental League", "Mayor", "Other cities",

@@ -12,15 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from negotiation_cli import main
-from negotiation.runs.costs import Price, PriceTable
-from evaluation.exports.tables import (PARTY_COLUMNS, SESSION_COLUMNS, TURN_COLUMNS,
-                                      export_tables)
-from negotiation.logs.records import SessionLog, save_log
-from negotiation.logs.reading import load_logs
-from negotiation.logs.reading import read_log as load_log
 from evaluation.annotation.refusal import REFUSAL_PATTERNS, find_refusal, is_refusal
 from evaluation.exports.table_io import guard, parse_cell, unguard
+from evaluation.exports.tables import PARTY_COLUMNS, SESSION_COLUMNS, TURN_COLUMNS, export_tables
+from negotiation.logs.reading import load_logs
+from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import SessionLog, save_log
+from negotiation.runs.costs import Price, PriceTable
+from negotiation_cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_ARROW = importlib.util.find_spec("pyarrow") is not None

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from negotiation_cli import main
-from negotiation.core.errors import ConfigError
 from evaluation.exports.training import (
     Sample,
     add_training_arguments,
@@ -18,8 +16,10 @@ from evaluation.exports.training import (
     export_training_cli,
     preference_records,
 )
+from negotiation.core.errors import ConfigError
 from negotiation.logs.reading import load_logs
 from negotiation.logs.reading import read_log as load_log
+from negotiation_cli import main
 from tests.gamefactory import PartySpec, write_game
 
 

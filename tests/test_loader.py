@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from negotiation.games.check import notes
 from negotiation.core.errors import GameFormatError
 from negotiation.core.game import Deal, Game
+from negotiation.core.rules import agreement, parse_deal
+from negotiation.games.check import notes
 from negotiation.games.loader import (
     DEFAULT_GAMES_DIR,
     fill_brief,
@@ -28,7 +29,6 @@ from negotiation.games.loader import (
     resolve_game_path,
 )
 from negotiation.protocol.prompting import PromptBuilder
-from negotiation.core.rules import agreement, parse_deal
 from tests.gamefactory import (
     PartySpec,
     copy_shipped,

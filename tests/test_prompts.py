@@ -14,10 +14,10 @@ import pytest
 
 from negotiation.core.errors import TemplateError
 from negotiation.core.game import Game
+from negotiation.core.rules import score
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
 from negotiation.protocol.prompting import PromptBuilder, make_environment, plural, render
 from negotiation.protocol.seats import PublicMessage
-from negotiation.core.rules import score
 from tests.gamefactory import PartySpec, n_party_specs, small_game, small_parties, write_game
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "prompts"

@@ -18,14 +18,14 @@ from evaluation.site.build import slug
 from evaluation.site.render import STATIC, fmt_rate
 from evaluation.site.sessions import check_deal, split_deals
 from evaluation.stats import rate
-from negotiation.games.check import summary
-from negotiation_cli import main
-from negotiation_cli.site_cmd import make_server
-from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
-from negotiation.logs.records import SessionLog
-from negotiation.logs.reading import read_log as load_log
 from negotiation.core.game import Deal
 from negotiation.core.rules import parse_deal, score
+from negotiation.games.check import summary
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game
+from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import SessionLog
+from negotiation_cli import main
+from negotiation_cli.site_cmd import make_server
 from tests.reportsite import HOSTILE_ID, IMG, SCRIPT, add_hostile_session, html_tables, scripted_run
 
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"

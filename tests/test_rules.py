@@ -6,7 +6,6 @@ import pytest
 
 from negotiation.core.errors import DealError
 from negotiation.core.game import Deal
-from negotiation.games.loader import DEFAULT_GAMES_DIR, load_scoring
 from negotiation.core.rules import (
     UNANIMITY_BONUS,
     RulePolicy,
@@ -20,6 +19,7 @@ from negotiation.core.rules import (
     required_supporters,
     score,
 )
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_scoring
 from tests.gamefactory import make_scoring
 
 BASE = load_scoring(DEFAULT_GAMES_DIR / "base")  # issues A3 B3 C4 D4 E5

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from negotiation_cli import main
-from negotiation.logs.records import comparable, save_log
 from negotiation.logs.reading import read_log as load_log
+from negotiation.logs.records import comparable, save_log
 from negotiation.protocol.speakers import SpeakerContext, pick_named, static_order
+from negotiation_cli import main
 from tests.fakes.fake_llm_server import FakeLLMServer, prompt_text
 from tests.fakes.negotiation_replies import turn_text
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from negotiation_cli import main
-from negotiation.logs.reading import read_log as load_log
 from evaluation.results_store import DB_NAME, SCHEMA, index_paths, leaderboard_rows, table_counts
+from negotiation.logs.reading import read_log as load_log
+from negotiation_cli import main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "extensions.md"
 

@@ -16,11 +16,11 @@ import pytest
 from negotiation.backends.base import GenerateConfig
 from negotiation.core.errors import ConfigError
 from negotiation.games.loader import DEFAULT_GAMES_DIR
-from negotiation.runs.specs import ExperimentPlan, SessionSpec
-from negotiation.logs.records import comparable
 from negotiation.logs.reading import read_log as load_log
-from negotiation.runs.setup import RunSettings
+from negotiation.logs.records import comparable
 from negotiation.runs.lock import run_lock
+from negotiation.runs.setup import RunSettings
+from negotiation.runs.specs import ExperimentPlan, SessionSpec
 from negotiation.runs.sweep import run_plan
 from tests.fakes.fake_llm_server import Failure, FakeLLMServer
 from tests.fakes.negotiation_replies import replies

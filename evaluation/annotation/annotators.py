@@ -29,8 +29,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from negotiation.backends.base import GenerateConfig
 from negotiation.agents.specs import parse_model_spec
+from negotiation.backends.base import GenerateConfig
 from negotiation.core.errors import ConfigError
 from negotiation.runs.experiment_schema import Document, read_document
 

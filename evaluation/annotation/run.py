@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.annotation.annotators import Annotator, AnnotatorSet, parse_labels
-from negotiation.backends.base import Backend, FatalError, Message, TransientError
 from negotiation.agents.specs import parse_model_spec
+from negotiation.backends.base import Backend, FatalError, Message, TransientError
 from negotiation.backends.registry import create_backend
 from negotiation.core.errors import ConfigError
 from negotiation.logs.reading import load_logs
 from negotiation.logs.records import SessionLog, write_atomic
+
 OUTPUT_NAME = "annotations.jsonl"
 CACHE_NAME = "annotations.cache.jsonl"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.core.errors import ConfigError
-from negotiation.core.phases import Phase
 from negotiation.logs.records import SessionLog, write_atomic
 from negotiation.logs.safe_names import safe_component
 

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from negotiation.runs.costs import CostTotals, PriceTable, cost_of, run_cost, session_cost
-from negotiation.core.phases import Phase
-from negotiation.core.game import deal_text
-from negotiation.core.rules import Outcome
-from negotiation.logs.records import SessionLog, TurnRecord
 from evaluation.annotation.refusal import find_refusal
 from evaluation.exports.table_io import Columns, Row, require_pyarrow, write_table
+from negotiation.core.game import deal_text
+from negotiation.core.phases import Phase
+from negotiation.core.rules import Outcome
+from negotiation.logs.records import SessionLog, TurnRecord
+from negotiation.runs.costs import CostTotals, PriceTable, cost_of, run_cost, session_cost
 
 TURN_COLUMNS: Columns = (
     ("run", "str"), ("session", "str"), ("session_index", "int"), ("game", "str"),
@@ -71,7 +71,8 @@ def turn_row(log: SessionLog, turn: TurnRecord, table: PriceTable) -> Row:
     pattern = find_refusal(turn.raw_output)
     return {**_ids(log), "party": turn.party, "role": party.role if party else None,
             "incentive": party.incentive if party else None, "model": model or None,
-            "phase": turn.phase, "turn": turn.index, "public": turn.public, "deal": deal_text(turn.deal),
+            "phase": turn.phase, "turn": turn.index, "public": turn.public,
+            "deal": deal_text(turn.deal),
             "vote": turn.vote, "own_score": turn.own_score, "format_ok": turn.format_ok,
             "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens,
             "cost": cost_of(model, turn.input_tokens, turn.output_tokens, table),

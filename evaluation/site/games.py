@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from negotiation.core.deal_space import MAX_DEALS, Analysis, analyse
-from negotiation.games.check import STRICT
 from negotiation.core.game import Scoring
-from negotiation.logs.records import SessionLog
 from negotiation.core.rules import DEFAULT_POLICY, score
+from negotiation.games.check import STRICT
+from negotiation.logs.records import SessionLog
 
 PARETO_SHOWN = 200
 

@@ -18,6 +18,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from negotiation.agents.specs import seat_label
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -84,7 +86,8 @@ def environment() -> Environment:
     css = (STATIC / "style.css").read_text(encoding="utf-8")
     js = (STATIC / "site.js").read_text(encoding="utf-8")
     env.globals.update(css=Markup(css), js=Markup(js), csp=content_security_policy(css, js))
-    env.filters.update(rate=rate_html, mean=mean_html, cost=fmt_cost, num=fmt_int)
+    env.filters.update(rate=rate_html, mean=mean_html, cost=fmt_cost, num=fmt_int,
+                       seat=seat_label)
     return env
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from evaluation.aggregate import EvalOptions, SessionResult, evaluate_run, summarize
 from evaluation.readers import ReadOptions, RunData, read_run
-from negotiation.runs.costs import CostTotals, PriceTable, run_cost
 from negotiation.logs.reading import LoadedLog
 from negotiation.logs.records import SessionLog
+from negotiation.runs.costs import CostTotals, PriceTable, run_cost
 
 
 @dataclass

@@ -32,7 +32,13 @@ from negotiation.core.game import Deal, Issue
 from negotiation.core.phases import Phase
 from negotiation.core.rules import parse_deal
 from negotiation.protocol.prompting import PromptBuilder
-from negotiation.protocol.seats import Action, Observation, SeatReply, structured_reply, with_deal_tag
+from negotiation.protocol.seats import (
+    Action,
+    Observation,
+    SeatReply,
+    structured_reply,
+    with_deal_tag,
+)
 
 _FORMAT_TAG = re.compile(r"<\s*/?\s*(SCRATCHPAD|ANSWER|PLAN|DEAL|VOTE)\s*>", re.I)
 _VOTES = {"accept": "ACCEPT", "a": "ACCEPT", "yes": "ACCEPT", "y": "ACCEPT",

@@ -29,9 +29,11 @@ from negotiation.core.rules import accepts, best_deal, parse_deal, score
 from negotiation.protocol.prompting import PromptBuilder
 from negotiation.protocol.seats import Action, Observation
 
-CONCESSION_TURNS = 3
+CONCESSION_TURNS = 4
 MEMORY = 3
 VETO_WEIGHT = 2.0
+SHARPNESS = 2.0
+"""Support from a party is (share of matching issues) ** SHARPNESS: near-copies count most."""
 _SEEN = "; seen: "
 
 
@@ -111,10 +113,12 @@ class PlannerSeat(DecidingSeat):
         idx, own = self._own_scores()
         top, low = score(ideal, self.party), self.party.minimum
         floor = max(low, top - (top - low) * share)
-        support = np.zeros(len(idx))
+        support, veto = np.zeros(len(idx)), np.ones(len(idx))
         for name, deals in memory.items():
-            weight = VETO_WEIGHT if name in obs.vetoes else 1.0
-            match = np.max([(idx == np.array(d.options) - 1).mean(axis=1) for d in deals], axis=0)
-            support += weight * match
-        value = np.where(own >= floor, support * 1000.0 + own, -np.inf)
+            match = np.max([(idx == np.array(d.options) - 1).mean(axis=1) for d in deals],
+                           axis=0) ** SHARPNESS
+            support += match
+            if name in obs.vetoes:
+                veto *= match ** (VETO_WEIGHT - 1)
+        value = np.where(own >= floor, support * veto * 1000.0 + own, -np.inf)
         return Deal(tuple(int(k) + 1 for k in idx[int(np.argmax(value))]))

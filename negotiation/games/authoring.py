@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from negotiation.games.harden import HardenResult
 from negotiation.core.deal_space import MAX_DEALS, acceptance_matrix, all_scores, feasible_mask
-from negotiation.games.check import STRICT, render_text, summary
 from negotiation.core.errors import ConfigError, GameFormatError
 from negotiation.core.game import Game, Party, Scoring
-from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, read_text
 from negotiation.core.rules import DEFAULT_POLICY, best_deal, required_supporters, score
+from negotiation.games.check import STRICT, render_text, summary
+from negotiation.games.harden import HardenResult
+from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, read_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

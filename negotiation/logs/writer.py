@@ -1,19 +1,15 @@
 """Where a running session's log goes: the engine reports its start, turns and end to a sink.
 
-``JournalSink`` (``journal.py``, what runs use) appends one line per turn. ``SnapshotSink``
-rewrites the whole log atomically (temp file, fsync, rename) in a worker thread
-after every turn, so other sessions keep running meanwhile and a crash loses at most the turn
-in flight.
+The engine depends only on this contract; ``journal.JournalSink`` (an append-only journal per
+session, compacted to the session log at the end) is what runs use, and a worker process uses
+a sink that forwards the same three events to the process that owns the run folder.
 """
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Protocol
 
-from negotiation.logs.clock import now_iso
-from negotiation.logs.records import SessionLog, TurnRecord, write_atomic
+from negotiation.logs.records import SessionLog, TurnRecord
 
 
 class LogSink(Protocol):
@@ -30,21 +26,3 @@ class LogSink(Protocol):
     async def save(self, log: SessionLog) -> None:
         """The session ended (complete or failed)."""
         ...
-
-
-class SnapshotSink:
-    """Writes the whole log to ``path`` after every change."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    async def begin(self, log: SessionLog) -> None:
-        """Nothing to do: the first turn writes the file."""
-
-    async def turn(self, log: SessionLog, turn: TurnRecord) -> None:
-        await self.save(log)
-
-    async def save(self, log: SessionLog) -> None:
-        log.updated_at = now_iso()
-        text = log.model_dump_json(indent=1) + "\n"
-        await asyncio.to_thread(write_atomic, self.path, text)

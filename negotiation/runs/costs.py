@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
-from negotiation.core.phases import HelperRole
 from negotiation.core.errors import ConfigError
+from negotiation.core.phases import HelperRole
 from negotiation.logs.records import SessionLog
 
 DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "prices.yaml"

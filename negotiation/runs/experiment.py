@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from negotiation.logs.safe_names import unsafe_reason
 from negotiation.backends.base import GenerateConfig
 from negotiation.core.errors import ConfigError, GameFormatError
+from negotiation.core.game import Game
+from negotiation.games.loader import load_game, resolve_game_path
+from negotiation.logs.safe_names import unsafe_reason
 from negotiation.runs.experiment_schema import (
     Document,
     ExperimentError,
@@ -29,10 +31,8 @@ from negotiation.runs.experiment_schema import (
     read_document,
     validate_schema,
 )
-from negotiation.core.game import Game
-from negotiation.games.loader import load_game, resolve_game_path
-from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
 from negotiation.runs.setup import RunSettings, assign_models, game_hash
+from negotiation.runs.specs import ExperimentPlan, RateLimit, SessionSpec
 
 __all__ = ["MAX_SESSIONS", "ExperimentError", "describe", "load_experiment"]
 

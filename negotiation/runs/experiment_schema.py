@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from negotiation.backends.base import GenerateConfig
 from negotiation.agents.specs import parse_spec
+from negotiation.backends.base import GenerateConfig
 from negotiation.backends.registry import PROVIDERS
-from negotiation.runs.bounds import BOUNDS
 from negotiation.core.errors import ConfigError
+from negotiation.runs.bounds import BOUNDS
 
 KeyPath = tuple[str | int, ...]
 MAX_NODES = 100_000

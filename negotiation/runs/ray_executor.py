@@ -19,8 +19,8 @@ from typing import Any
 
 from negotiation.backends.base import FatalError, TransientError
 from negotiation.core.errors import ConfigError
-from negotiation.runs.specs import ExperimentPlan
 from negotiation.logs.reading import read_log
+from negotiation.runs.specs import ExperimentPlan
 from negotiation.runs.summary import summarise, write_summary
 from negotiation.runs.sweep import Job, Sweep
 

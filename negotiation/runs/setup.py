@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 
 from negotiation import __version__
-from negotiation.backends.base import GenerateConfig
 from negotiation.agents.specs import legacy_to_spec, parse_spec
+from negotiation.backends.base import GenerateConfig
 from negotiation.backends.registry import ModelSpec
-from negotiation.protocol.engine import derive_seed
 from negotiation.core.errors import ConfigError
+from negotiation.core.game import Game
 from negotiation.core.phases import (
     MEMORY_MODES,
     MODERATOR_ORDER,
@@ -31,12 +31,12 @@ from negotiation.core.phases import (
     WINDOW_MEMORY,
     HelperRole,
 )
-from negotiation.runs import bounds
-from negotiation.core.game import Game
-from negotiation.protocol.speakers import POLICIES, SpeakerContext, static_order
-from negotiation.protocol.prompting import PromptBuilder
-from negotiation.logs.records import GameRef, PartyRecord, SessionLog
 from negotiation.logs.clock import now_iso
+from negotiation.logs.records import GameRef, PartyRecord, SessionLog
+from negotiation.protocol.engine import derive_seed
+from negotiation.protocol.prompting import PromptBuilder
+from negotiation.protocol.speakers import POLICIES, SpeakerContext, static_order
+from negotiation.runs import bounds
 
 PACKAGES = ("openai", "google-genai", "llama_cpp_python", "transformers", "torch", "pydantic",
             "jinja2", "numpy")
