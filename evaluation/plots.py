@@ -20,6 +20,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False  # party and model names are text, never TeX
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

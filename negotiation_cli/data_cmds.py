@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from negotiation.core.errors import ConfigError
-from negotiation_cli.loading import warn
+from negotiation_cli.loading import say, warn
 
 
 def add_annotate(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def _print_report(path: Path, as_json: bool) -> None:
     from evaluation.annotation.run import read_rows
 
     data = report(read_rows(path))
-    print(json.dumps(data, indent=1) if as_json else render_report(data))
+    say(json.dumps(data, indent=1) if as_json else render_report(data))
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -83,7 +83,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         for row in leaderboard_rows(result.db, args.leaderboard):
             rate = row["final_success_rate"]
             mean = row["mean_own_score"]
-            print(f"{row['group']}: {row['sessions']} session(s), final success "
+            say(f"{row['group']}: {row['sessions']} session(s), final success "
                   f"{row['final_success']} ({rate:.2f}), unanimous {row['unanimous_success']}, "
                   f"mean own score {'-' if mean is None else f'{mean:.1f}'}")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from negotiation.core.errors import ConfigError
+from negotiation_cli.loading import say
 
 RULE_CHOICES = ("default", "paper")
 
@@ -133,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.baseline is not None:
             entry["baseline"] = _baseline(args, read, options, results)
         entries.append(entry)
-        print(run_text(entry))
+        say(run_text(entry))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"runs": entries}, indent=1) + "\n", encoding="utf-8")
@@ -197,7 +198,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         a, b = (_members(label, groups, loaded) for label in args.compare)
         comparison = {"a": args.compare[0], "b": args.compare[1],
                       **compare(a, b, args.baseline, args.seed)}
-    print(render(rows, args.format, comparison))
+    say(render(rows, args.format, comparison))
     return 0
 
 

@@ -14,6 +14,7 @@ from negotiation.core.phases import PROMPT_PHASES, Phase
 from negotiation.games.check import render_text, summary, validate
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 from negotiation.protocol.prompting import PromptBuilder, preview_observation
+from negotiation_cli.loading import say
 
 
 def add_games_dir(p: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def cmd_games(args: argparse.Namespace) -> int:
     base = args.games_dir or DEFAULT_GAMES_DIR
     for folder in sorted(d for d in base.iterdir() if (d / "config.txt").is_file()):
         game = load_game(folder)
-        print(f"{game.name:<24} {len(game.parties):>2} parties  {len(game.issues):>2} issues  "
+        say(f"{game.name:<24} {len(game.parties):>2} parties  {len(game.issues):>2} issues  "
               f"{game.scoring.n_deals():>9,} deals")
     return 0
 
@@ -52,7 +53,7 @@ def print_summary(result: dict[str, Any], as_json: bool,
             print(f"note: {note}", file=sys.stderr)
         print(json.dumps(result, indent=2))
     else:
-        print(render(result))
+        say(render(result))
     return 0
 
 
@@ -81,8 +82,8 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         raise ConfigError(f"no party named {args.party!r} in {game.name} (parties: {names})") from None
     builder = PromptBuilder(game)
     speaker = args.party if args.party in party.speakers else party.speakers[0]
-    print("=== system ===")
-    print(builder.initial(party, speaker))
-    print(f"=== user ({args.turn}) ===")
-    print(builder.user_message(preview_observation(game, party, speaker, Phase(args.turn))))
+    say("=== system ===")
+    say(builder.initial(party, speaker))
+    say(f"=== user ({args.turn}) ===")
+    say(builder.user_message(preview_observation(game, party, speaker, Phase(args.turn))))
     return 0

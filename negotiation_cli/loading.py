@@ -20,6 +20,12 @@ def warn(line: str) -> None:
     print(f"warning: {printable(line, single_line=True)}", file=sys.stderr)
 
 
+def say(text: str) -> None:
+    """Print text that may hold data from game folders, logs, models or servers, with its
+    control characters escaped (newlines kept)."""
+    print(printable(text), flush=True)
+
+
 def load_usable(targets: Path | Sequence[Path]) -> LogSet:
     """The usable logs under the targets; problems become warnings; none usable is an error."""
     found = load_logs(targets)

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from negotiation.core.text import printable
 from negotiation.runs.sweep import Job
 
 
@@ -21,9 +22,10 @@ class TurnPrinter:
             return
         turn = job.log.turns[-1]
         total = len(job.log.order) + 2 + (len(job.log.parties) - 1 if job.log.vote else 0)
-        print(f"[{job.log.session_index}] turn {len(job.log.turns)}/{total} {turn.phase:<7} "
-              f"{turn.party:<28} tokens {turn.input_tokens}+{turn.output_tokens} "
-              f"elapsed {time.monotonic() - self.start:.0f}s", file=sys.stderr, flush=True)
+        line = (f"[{job.log.session_index}] turn {len(job.log.turns)}/{total} {turn.phase:<7} "
+                f"{turn.party:<28} tokens {turn.input_tokens}+{turn.output_tokens} "
+                f"elapsed {time.monotonic() - self.start:.0f}s")
+        print(printable(line, single_line=True), file=sys.stderr, flush=True)
 
 
 class SweepBar:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evaluation.log_figures import format_failures, format_ok_share, proposals, tokens, wrong_deals
 from negotiation.logs.records import SessionLog
+from negotiation_cli.loading import say
 
 
 def _verdict(passes: bool | None) -> str:
@@ -38,4 +39,4 @@ def print_report(log: SessionLog, path: Path) -> None:
                  f"{'n/a' if share is None else f'{100 * share:.0f}%'}")
     lines.append(f"tokens: {t_in} in, {t_out} out")
     lines.append(f"log: {path}")
-    print("\n".join(lines), flush=True)
+    say("\n".join(lines))

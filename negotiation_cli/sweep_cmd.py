@@ -16,6 +16,7 @@ from negotiation.runs.limits import Counters
 from negotiation.runs.specs import ExperimentPlan
 from negotiation.runs.sweep import SIGNAL_EXIT, Job, check_seats, open_run, prepare
 from negotiation_cli.game_cmds import add_games_dir
+from negotiation_cli.loading import say
 from negotiation_cli.progress import SweepBar
 from negotiation_cli.run_cmd import add_cache_flags, cache_setting
 
@@ -70,7 +71,7 @@ def cmd_run_experiment(args: argparse.Namespace) -> int:
 
     plan = _plan(args)
     if args.dry_run:
-        print("\n".join(describe(plan)))
+        say("\n".join(describe(plan)))
         print(f"{len(plan.sessions)} session(s) -> {plan.run_dir}")
         return 0
     table = _price_table(plan, args.prices)

@@ -7,6 +7,7 @@ providers stay small and only translate messages to their SDK and back.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -84,6 +85,48 @@ class TransientError(Exception):
 
 class FatalError(Exception):
     """A failure that retrying cannot fix: bad request, authentication, missing SDK or model."""
+
+
+MALFORMED: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError, KeyError,
+                                          IndexError)
+"""What decoding a reply of the wrong shape raises (JSON and pydantic errors are ValueErrors)."""
+
+
+def malformed_reply(spec: str, error: Exception) -> TransientError:
+    """A reply that could not be decoded (a proxy's HTML page, cut JSON, wrong types): worth a
+    bounded number of retries, as the provider edge's one classification of such replies."""
+    detail = " ".join(str(error).split())[:200]
+    return TransientError(f"{spec}: malformed reply ({type(error).__name__}: {detail})")
+
+
+def env_number(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number from the environment (``FatalError`` when malformed or below ``minimum``)."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise FatalError(f"{name} must be a number, got {raw[:30]!r}") from None
+    if value < minimum:
+        raise FatalError(f"{name} must be at least {minimum:g}, got {value:g}")
+    return value
+
+
+def text_of(value: object) -> str:
+    """A reply's text field, which must be a string (or absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"text is {type(value).__name__}, not a string")
+    return value
+
+
+def count_of(value: object) -> int:
+    """A token count, which must be a non-negative integer (or absent)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"token count {value!r} is not a non-negative integer")
+    return value
 
 
 class Backend(abc.ABC):

@@ -13,12 +13,15 @@ import time
 from typing import Any
 
 from negotiation.backends.base import (
+    MALFORMED,
     Backend,
     Completion,
     FatalError,
     GenerateConfig,
     Message,
     TransientError,
+    count_of,
+    malformed_reply,
 )
 from negotiation.backends.wrappers import retry_after_seconds
 
@@ -32,14 +35,16 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network-level exception classes of whichever httpx flavour the SDK uses."""
-    found: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
+    """Network-level exception classes of whichever HTTP client the SDK uses (httpx, or
+    aiohttp when it is installed: its timeouts are ``TimeoutError``)."""
+    found: list[type[BaseException]] = [TimeoutError]
+    for name, attr in (("httpx2", "TransportError"), ("httpx", "TransportError"),
+                       ("aiohttp", "ClientError")):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        found.append(module.TransportError)
+        found.append(getattr(module, attr))
     return tuple(found)
 
 
@@ -83,7 +88,12 @@ class GeminiBackend(Backend):
         except _TRANSPORT_ERRORS as error:
             raise TransientError(f"Gemini connection failed: {type(error).__name__}: "
                                  f"{_redact(str(error), self._secret)}") from None
-        return _to_completion(response, time.perf_counter() - started, self.model)
+        except MALFORMED as error:  # the SDK could not decode the reply
+            raise malformed_reply(self.spec, error) from None
+        try:
+            return _to_completion(response, time.perf_counter() - started, self.model)
+        except MALFORMED as error:
+            raise malformed_reply(self.spec, error) from None
 
 
 def split_messages(messages: list[Message]) -> tuple[str | None, list[Any]]:
@@ -125,8 +135,8 @@ def _to_completion(response: Any, latency: float, model: str) -> Completion:
         extra["thoughts_tokens"] = usage.thoughts_token_count
     return Completion(
         text=text,
-        input_tokens=(usage.prompt_token_count or 0) if usage else 0,
-        output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+        input_tokens=count_of(usage.prompt_token_count) if usage else 0,
+        output_tokens=count_of(usage.candidates_token_count) if usage else 0,
         latency_s=latency,
         finish_reason=finish,
         model_id=response.model_version or model,

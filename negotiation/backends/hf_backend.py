@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
+from negotiation.backends.base import (
+    Backend,
+    Completion,
+    FatalError,
+    GenerateConfig,
+    Message,
+    env_number,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -247,17 +254,6 @@ _ENGINES: dict[str, _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError as exc:
-        raise FatalError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise FatalError(f"{name} must not be negative, got {value}")
-    return value
-
-
 def create(model: str, base_url: str | None = None) -> Backend:
     """Backend for a local folder or hub id (set ``HF_HUB_OFFLINE=1`` to forbid downloads)."""
     if base_url:
@@ -268,5 +264,5 @@ def create(model: str, base_url: str | None = None) -> Backend:
         engine = _ENGINES.get(key)
         if engine is None:
             engine = _ENGINES[key] = _Engine(key)
-    max_batch = max(1, int(_env_number(MAX_BATCH_ENV, DEFAULT_MAX_BATCH)))
-    return HFBackend(engine, max_batch, _env_number(WINDOW_ENV, DEFAULT_WINDOW_S))
+    max_batch = int(env_number(MAX_BATCH_ENV, DEFAULT_MAX_BATCH, 1))
+    return HFBackend(engine, max_batch, env_number(WINDOW_ENV, DEFAULT_WINDOW_S))

@@ -26,7 +26,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from negotiation.backends.base import Backend, Completion, FatalError, GenerateConfig, Message
+from negotiation.backends.base import (
+    Backend,
+    Completion,
+    FatalError,
+    GenerateConfig,
+    Message,
+    env_number,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +95,6 @@ def _import_llama_cpp() -> ModuleType:
     except ImportError as exc:
         raise FatalError(f"the llamacpp backend needs llama-cpp-python: {INSTALL_HINT}") from exc
     return llama_cpp
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError as exc:
-        raise FatalError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < 1:
-        raise FatalError(f"{name} must be positive, got {value}")
-    return value
 
 
 def _counting_llama(llama_cpp: ModuleType, **kwargs: Any) -> Any:
@@ -239,8 +235,8 @@ def get_engine(path: Path) -> _Engine:
     with _ENGINES_LOCK:
         engine = _ENGINES.get(path)
         if engine is None:
-            engine = _Engine(path, _env_int(N_CTX_ENV, DEFAULT_N_CTX),
-                             _env_int(MAX_STATES_ENV, DEFAULT_MAX_STATES))
+            engine = _Engine(path, int(env_number(N_CTX_ENV, DEFAULT_N_CTX, 1)),
+                             int(env_number(MAX_STATES_ENV, DEFAULT_MAX_STATES, 1)))
             _ENGINES[path] = engine
         return engine
 

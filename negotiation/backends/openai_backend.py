@@ -12,12 +12,16 @@ import time
 from typing import Any
 
 from negotiation.backends.base import (
+    MALFORMED,
     Backend,
     Completion,
     FatalError,
     GenerateConfig,
     Message,
     TransientError,
+    count_of,
+    malformed_reply,
+    text_of,
 )
 from negotiation.backends.wrappers import retry_after_seconds
 
@@ -65,20 +69,24 @@ class OpenAIBackend(Backend):
                 timeout=config.timeout_s,
                 **request_options(config),
             )
+            return self._completion(response, time.perf_counter() - started)
         except openai.OpenAIError as error:
             raise map_error(error, self._key_env, self._secret) from None
-        latency = time.perf_counter() - started
+        except MALFORMED as error:  # an HTML page, cut JSON, a string where numbers belong
+            raise malformed_reply(self.spec, error) from None
+
+    def _completion(self, response: Any, latency: float) -> Completion:
         if not response.choices:
             raise TransientError(f"{self.spec}: the response had no choices")
         choice = response.choices[0]
         usage = response.usage
         return Completion(
-            text=choice.message.content or "",
-            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+            text=text_of(choice.message.content),
+            input_tokens=count_of(usage.prompt_tokens) if usage else 0,
+            output_tokens=count_of(usage.completion_tokens) if usage else 0,
             latency_s=latency,
-            finish_reason=choice.finish_reason or "stop",
-            model_id=response.model or self.model,
+            finish_reason=text_of(choice.finish_reason) or "stop",
+            model_id=text_of(response.model) or self.model,
         )
 
 
@@ -100,6 +108,8 @@ def map_error(error: Exception, key_env: str, secret: str | None) -> Exception:
     detail = _redact(str(error), secret)
     if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
         return TransientError(f"OpenAI connection failed: {detail}")
+    if isinstance(error, openai.APIResponseValidationError):
+        return TransientError(f"OpenAI malformed reply: {detail}")
     if not isinstance(error, openai.APIStatusError):
         return FatalError(f"OpenAI SDK error: {type(error).__name__}: {detail}")
     status = error.status_code

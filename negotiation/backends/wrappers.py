@@ -25,6 +25,7 @@ from negotiation.backends.base import (
     GenerateConfig,
     Message,
     TransientError,
+    env_number,
 )
 
 logger = logging.getLogger(__name__)
@@ -156,14 +157,23 @@ class LimitedBackend(Forwarding):
             return await self.inner.generate(messages, config)
 
 
-def wrap(backend: Backend, *, max_attempts: int = 6, sleep: SleepFn = asyncio.sleep) -> Backend:
+RETRY_ATTEMPTS_ENV = "NEGOTIATION_RETRY_ATTEMPTS"
+RETRY_DELAY_ENV = "NEGOTIATION_RETRY_BASE_DELAY_S"
+
+
+def wrap(backend: Backend, *, max_attempts: int | None = None,
+         sleep: SleepFn = asyncio.sleep) -> Backend:
     """The standard stack around a provider: limit -> retry -> timeout -> provider.
 
     Local backends get no timeout: their computation keeps running (and holding the model)
-    after a timeout, and a slow 2-core machine is not a transient fault.
+    after a timeout, and a slow 2-core machine is not a transient fault. Attempts (default 6)
+    and the first backoff delay (default 1 s, doubling) can be set through the environment
+    variables ``NEGOTIATION_RETRY_ATTEMPTS`` and ``NEGOTIATION_RETRY_BASE_DELAY_S``.
     """
+    attempts = max_attempts or int(env_number(RETRY_ATTEMPTS_ENV, 6, 1))
     timed: Backend = backend if backend.local else TimeoutBackend(backend)
-    retrying = RetryingBackend(timed, max_attempts=max_attempts, sleep=sleep)
+    retrying = RetryingBackend(timed, max_attempts=attempts,
+                               base_delay=env_number(RETRY_DELAY_ENV, 1.0), sleep=sleep)
     return LimitedBackend(retrying, backend.max_concurrency)
 
 

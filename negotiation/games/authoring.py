@@ -257,7 +257,10 @@ def game_figure(scoring: Scoring) -> Figure:
     """p1's score against the number of parties agreeing (score >= minimum), one point per
     distinct pair (area ~ number of deals), feasible deals highlighted; the upper envelope is
     the maximum number of agreeing parties at each p1 score; p1's minimum is a vertical line."""
+    import matplotlib
     from matplotlib.figure import Figure
+
+    matplotlib.rcParams["text.parse_math"] = False  # party names are text, never TeX
 
     if scoring.n_deals() > MAX_DEALS:
         raise ConfigError(f"{scoring.name} has {scoring.n_deals():,} deals; the plot enumerates "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from negotiation.core.errors import DealError, GameFormatError
+from negotiation.core.files import UnsafeFileError, game_file_limit, read_inside
 from negotiation.core.game import (
     MAX_ISSUES,
     MAX_OPTIONS,
@@ -71,16 +72,31 @@ def _exists(path: Path, kind: str = "file") -> bool:
         return False
 
 
+def game_root(path: Path) -> Path:
+    """The game folder a file belongs to: its nearest folder (up to three levels up) holding a
+    ``config.txt``, else its own folder."""
+    for folder in list(path.parents)[:3]:
+        if _exists(folder / "config.txt"):
+            return folder
+    return path.parent
+
+
 def read_text(path: Path) -> str:
-    """Read a UTF-8 file, turning I/O and decoding problems into ``GameFormatError``."""
-    if not _exists(path):
+    """Read a UTF-8 file of a game folder, turning every problem into ``GameFormatError``: only
+    regular files inside the game folder, at most ``NEGOTIATION_MAX_GAME_FILE_BYTES`` (1 MB)."""
+    try:
+        present = path.exists() or path.is_symlink()
+    except OSError:
+        present = False
+    if not present:
         raise GameFormatError(path, "file is missing")
     try:
-        return path.read_bytes().decode("utf-8").lstrip("\ufeff")
+        data = read_inside(path, game_root(path).resolve(), game_file_limit())
+        return data.decode("utf-8").lstrip("\ufeff")
+    except UnsafeFileError as err:
+        raise GameFormatError(path, err.reason) from None
     except UnicodeDecodeError as err:
         raise GameFormatError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise GameFormatError(path, f"cannot read: {err.strerror}") from None
 
 
 def parse_config(path: Path) -> tuple[ConfigLine, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from negotiation.core.errors import TemplateError
+from negotiation.core.files import UnsafeFileError, game_file_limit, read_inside
 from negotiation.core.game import Game, Party
 from negotiation.core.phases import Phase
 from negotiation.core.rules import UNANIMITY_BONUS, required_supporters
@@ -32,14 +33,36 @@ def plural(n: int, singular: str, plural_form: str | None = None) -> str:
     return f"{n} {word}"
 
 
+class FolderLoader(jinja2.BaseLoader):
+    """Templates from one folder, read like every game file: only regular files inside the
+    folder (a symlink out of it, a FIFO or a device is refused), at most 1 MB each."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        path = self.root.joinpath(*jinja2.loaders.split_template_path(template))
+        if not (path.exists() or path.is_symlink()):
+            raise jinja2.TemplateNotFound(template)
+        try:
+            text = read_inside(path, self.root, game_file_limit()).decode("utf-8")
+        except UnsafeFileError as err:
+            raise TemplateError(f"{path}: {err.reason}") from None
+        except UnicodeDecodeError as err:
+            raise TemplateError(f"{path}: not valid UTF-8 ({err.reason})") from None
+        mtime = path.stat().st_mtime
+        return text, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
+
+
 @functools.lru_cache(maxsize=64)
 def make_environment(game_prompts: Path | None = None) -> SandboxedEnvironment:
     """A sandboxed environment reading the game's templates first, then the library's
     (cached per prompts folder: compiling the templates costs ~20 ms)."""
     loaders: list[jinja2.BaseLoader] = []
     if game_prompts is not None:
-        loaders.append(jinja2.FileSystemLoader(str(game_prompts)))
-    loaders.append(jinja2.FileSystemLoader(str(LIBRARY_PROMPTS)))
+        loaders.append(FolderLoader(game_prompts))
+    loaders.append(FolderLoader(LIBRARY_PROMPTS))
     env = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                                autoescape=False, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=False)

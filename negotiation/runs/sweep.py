@@ -17,6 +17,7 @@ resumable.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,9 @@ from negotiation.runs.summary import summarise, write_summary
 
 EventFn = Callable[[str, "Job"], None]
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+"""Errors of the run folder itself (disk full, read-only, permission): the sweep stops at once,
+what was written stays, and the command exits 1 with one line naming the file."""
 
 
 @dataclass
@@ -154,6 +158,11 @@ class Sweep:
         self.stopped_for_cost = True
         return False
 
+    def _failed(self, job: Job, err: Exception) -> None:
+        if job.log.status != "failed":  # failed before the engine could record it
+            job.log.status, job.log.error = "failed", f"{type(err).__name__}: {err}"
+        self.on_event("failed", job)
+
     async def _run_job(self, job: Job, slots: asyncio.Semaphore) -> None:
         async with slots:
             if not self._may_start():
@@ -168,10 +177,13 @@ class Sweep:
                 job.log = await runner.run()
             except asyncio.CancelledError:
                 raise
+            except OSError as err:
+                if err.errno in DISK_ERRNOS:  # the run folder itself is broken: stop the sweep
+                    raise
+                self._failed(job, err)
+                return
             except Exception as err:  # noqa: BLE001 - one session's failure is its own
-                if job.log.status != "failed":  # failed before the engine could record it
-                    job.log.status, job.log.error = "failed", f"{type(err).__name__}: {err}"
-                self.on_event("failed", job)
+                self._failed(job, err)
                 return
             finally:
                 self.running -= 1

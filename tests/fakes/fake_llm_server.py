@@ -14,9 +14,10 @@ Usage is counted deterministically: prompt tokens are the whitespace-separated w
 message (including the system instruction), completion tokens the words of the reply.
 
 Failures are scripted per request, in arrival order: request *i* gets ``failures[i]`` while the
-script lasts, a normal reply afterwards. A script entry is a ``Failure``, an ``int`` status, the
-string ``"timeout"`` (hold the response for ``timeout_delay_s``, then reply normally), or
-``None`` (reply normally).
+script lasts, a normal reply afterwards. A script entry is a ``Failure``, an ``int`` status, a
+``Malformed`` 200 reply, the string ``"timeout"`` (hold the response for ``timeout_delay_s``, then
+reply normally), or ``None`` (reply normally). ``failure_every=(k, spec)`` instead gives every
+k-th request ``spec`` (seeded by arrival order, so a sweep sees the same share of faults).
 """
 
 from __future__ import annotations
@@ -49,7 +50,16 @@ class Failure:
     message: str = "injected failure"
 
 
-FailureSpec = Failure | int | str | None
+@dataclass(frozen=True)
+class Malformed:
+    """A 200 reply the client cannot use: ``html`` (a proxy's error page), ``truncated``
+    (JSON cut in the middle), ``usage`` (a string where usage numbers belong), ``choices``
+    (no choices at all) or ``array`` (valid JSON of the wrong shape)."""
+
+    kind: str = "html"
+
+
+FailureSpec = Failure | Malformed | int | str | None
 Replies = Callable[[dict[str, Any]], str] | Sequence[str] | str
 
 
@@ -85,12 +95,14 @@ class FakeLLMServer:
 
     def __init__(self, replies: Replies = "OK", failures: Sequence[FailureSpec] | None = None,
                  delay_s: float = 0.0, timeout_delay_s: float = 1.5,
-                 model: str = "fake-model") -> None:
+                 model: str = "fake-model",
+                 failure_every: tuple[int, FailureSpec] | None = None) -> None:
         self.replies = replies
         self.delay_s = delay_s
         self.timeout_delay_s = timeout_delay_s
         self.model = model
         self._failures: list[FailureSpec] = list(failures or [])
+        self._every = failure_every
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._requests: list[RecordedRequest] = []
@@ -168,7 +180,11 @@ class FakeLLMServer:
             self._requests.append(request)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
-            return self._failures.pop(0) if self._failures else None
+            if self._failures:
+                return self._failures.pop(0)
+            if self._every and len(self._requests) % self._every[0] == 0:
+                return self._every[1]
+            return None
 
     def _end(self) -> None:
         with self._lock:
@@ -213,6 +229,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.fake._end()
         try:
+            if isinstance(failure, Malformed):
+                self._send_raw(*_malformed(failure.kind, payload))
+                return
             self._send_json(status, payload, extra_headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout); fine
@@ -226,6 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
             failure = Failure(failure)
         if isinstance(failure, Failure):
             return _error_answer(api, failure)
+        if isinstance(failure, Malformed):
+            failure = None  # the answer is built, then spoiled on the way out
         if api == "unknown":
             return _error_answer(api, Failure(404, message=f"no route for {self.path}"))
         text = self.fake._reply_text(body)
@@ -235,6 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, _openai_payload(model, text, prompt, completion), {}
         model = path_model or self.fake.model
         return 200, _gemini_payload(model, text, prompt, completion), {}
+
+    def _send_raw(self, data: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send_json(self, status: int, payload: dict[str, Any],
                    headers: Mapping[str, str]) -> None:
@@ -246,6 +274,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _malformed(kind: str, payload: dict[str, Any]) -> tuple[bytes, str]:
+    """The bytes and content type of a spoiled 200 reply."""
+    if kind == "html":
+        return b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>", "text/html"
+    if kind == "truncated":
+        return json.dumps(payload).encode()[:60], "application/json"
+    if kind == "usage":
+        spoiled = {**payload, "usage": "lots", "usageMetadata": "lots"}
+        return json.dumps(spoiled).encode(), "application/json"
+    if kind == "choices":
+        return json.dumps({**payload, "choices": [], "candidates": []}).encode(), "application/json"
+    return b"[1, 2, 3]", "application/json"
 
 
 def _error_answer(api: str, failure: Failure) -> tuple[int, dict[str, Any], Mapping[str, str]]:
