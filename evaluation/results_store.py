@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from negotiation.core.game import deal_text
 from negotiation.core.phases import Phase
 from negotiation.logs.clock import now_iso
 from negotiation.logs.reading import LoadedLog, load_logs
+from negotiation.runs.lock import run_lock
 from negotiation.logs.records import SessionLog
 
 SCHEMA_VERSION = 1
@@ -180,13 +181,23 @@ def _index_log(conn: sqlite3.Connection, item: LoadedLog, result: IndexResult) -
 
 def index_paths(runs: Sequence[Path], db: Path | None = None) -> IndexResult:
     """Index every usable session log under ``runs`` into ``db`` (default: ``default_db``);
-    unusable files are reported in ``errors`` and skipped."""
-    found = load_logs(runs)
-    result = IndexResult(db or default_db(runs), files=found.files, errors=found.problems)
-    with connect(result.db) as conn:
-        for item in found.entries:
-            _index_log(conn, item, result)
+    unusable files are reported in ``errors`` and skipped. When the store lies in a run folder
+    (the default), that folder is locked first, as for every command that writes into one."""
+    target = db or default_db(runs)
+    folder = target.parent
+    locked = run_lock(folder) if any(_same(folder, r) for r in runs) else nullcontext()
+    with locked:
+        found = load_logs(runs)
+        result = IndexResult(target, files=found.files, errors=found.problems)
+        with connect(result.db) as conn:
+            for item in found.entries:
+                _index_log(conn, item, result)
     return result
+
+
+def _same(folder: Path, run: Path) -> bool:
+    run = run.parent if run.is_file() else run
+    return run.exists() and folder.resolve() == run.resolve()
 
 
 def table_counts(db: Path) -> dict[str, int]:

@@ -35,6 +35,7 @@ from negotiation.backends.base import Backend, FatalError, Message, TransientErr
 from negotiation.backends.registry import create_backend
 from negotiation.core.errors import ConfigError
 from negotiation.logs.reading import load_logs
+from negotiation.runs.lock import run_lock
 from negotiation.logs.records import SessionLog, write_atomic
 
 OUTPUT_NAME = "annotations.jsonl"
@@ -215,6 +216,13 @@ def annotate_run(target: Path, config: AnnotatorSet, concurrency: int = 8,
     if concurrency < 1:
         raise ConfigError("--concurrency must be >= 1")
     folder = run_folder(target)
+    with run_lock(folder):  # annotations are written into the run folder
+        return _annotate(target, folder, config, concurrency, backends_factory)
+
+
+def _annotate(target: Path, folder: Path, config: AnnotatorSet, concurrency: int,
+              backends_factory: Callable[[Sequence[Annotator]], Mapping[str, Backend]]
+              ) -> AnnotationResult:
     found = load_logs(target)
     if not found.entries:
         raise ConfigError(f"{target}: no usable session logs ({'; '.join(found.problems)})")

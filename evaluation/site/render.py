@@ -30,10 +30,15 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def content_security_policy(css: str, js: str) -> str:
-    """The CSP of every page: nothing external; only our inline style and script run."""
+def content_security_policy(css: str, js: str, live: bool = False) -> str:
+    """The CSP of every page: nothing external; only our inline style and script run.
+
+    ``live=True`` (the live view of ``report --live`` only) also allows ``connect-src 'self'``:
+    the page's script may poll JSON from the server that served it, and nothing else.
+    """
+    connect = "connect-src 'self'; " if live else ""
     return ("default-src 'none'; img-src data:; "
-            f"style-src {_hash(css)}; script-src {_hash(js)}; "
+            f"style-src {_hash(css)}; script-src {_hash(js)}; {connect}"
             "base-uri 'none'; form-action 'none'")
 
 
