@@ -18,6 +18,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from negotiation.core.errors import ConfigError
+from negotiation_cli.loading import warn
 
 HOST = "127.0.0.1"
 
@@ -77,8 +78,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.runs if not p.exists()]
     if missing:
         raise ConfigError(f"no such run folder or file: {', '.join(missing)}")
+    problems: list[str] = []
     written = build_site(list(args.runs), args.out, rules=args.rules, seed=args.seed,
-                         prices=args.prices)
+                         prices=args.prices, problems=problems)
+    for line in problems:
+        warn(line)
     pages = [p for p in written if p.suffix == ".html"]
     print(f"wrote {len(pages)} pages to {args.out}; open {written[0]}")
     if args.serve:

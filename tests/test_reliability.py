@@ -127,7 +127,8 @@ def test_symlinks_fifos_and_huge_files_in_a_run_folder_are_skipped(
     assert main(["report", str(run), "--out", str(tmp_path / "s")]) == 0
     index = (tmp_path / "s" / "index.html").read_text(encoding="utf-8")
     assert all(f"session-{n}.json" in index for n in ("zero", "fifo", "out", "big"))
-    capsys.readouterr()
+    reported = capsys.readouterr().err
+    assert all(f"session-{n}.json" in reported for n in ("zero", "fifo", "out", "big"))
     for command in (["index", str(run)], ["export", str(run), "--format", "csv", "--out",
                                           str(tmp_path / "csv")], ["evaluate", str(run)]):
         assert main(command) == 0, command
@@ -221,6 +222,7 @@ def test_an_inconsistent_log_is_skipped_by_every_reader(
         assert "session-spoiled.json" in capsys.readouterr().err, command
     assert main(["report", str(run), "--out", str(tmp_path / "site")]) == 0
     assert "session-spoiled.json" in (tmp_path / "site" / "index.html").read_text()
+    assert "session-spoiled.json" in capsys.readouterr().err
 
 
 def test_copies_count_once_and_conflicts_are_skipped(tmp_path: Path) -> None:

@@ -92,15 +92,18 @@ def _index_context(infos: Sequence[RunInfo], views: Sequence[SessionView],
 
 
 def build_site(runs: list[Path], out: Path, *, rules: str = "default", seed: int = 0,
-               prices: Path | None = None) -> list[Path]:
+               prices: Path | None = None, problems: list[str] | None = None) -> list[Path]:
     """Write the report of ``runs`` into ``out``; return the files written (index first).
 
     ``rules`` and ``seed`` are those of ``evaluate`` / ``leaderboard``; ``prices`` is a price
-    table (default: ``./prices.yaml``, else the shipped example).
+    table (default: ``./prices.yaml``, else the shipped example). Files that could not be
+    used are listed on the index page and, one line each, appended to ``problems``.
     """
     options = EvalOptions(get_rules(rules), None, seed)
     table = _prices(prices)
     infos = [load_run(Path(p), i, options, table) for i, p in enumerate(runs)]
+    if problems is not None:
+        problems += [f"{e['path']}: {e['error']}" for info in infos for e in info.errors()]
     games = _game_views(infos)
     views = _session_views(infos, games)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import abc
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -20,6 +21,26 @@ class Message:
 
     role: Role
     content: str
+
+
+StructuredMode = Literal["grammar", "json"]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A structured-output constraint on one call, in the forms providers take.
+
+    ``grammar``: the provider constrains decoding with ``gbnf`` (llama.cpp, xgrammar, or an
+    OpenAI-compatible server that takes a grammar); ``json``: the provider enforces
+    ``json_schema`` (OpenAI ``response_format``, Gemini ``response_schema``). ``key`` identifies
+    the constraint (same key, same constraint), so compiled grammars can be cached.
+    """
+
+    mode: StructuredMode
+    key: str
+    gbnf: str
+    json_schema: Mapping[str, Any]
+    name: str = "negotiation_turn"
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,8 @@ class GenerateConfig:
     cache_key: str | None = None
     """A stable key (e.g. the party name) that local backends use to keep one KV state per
     conversation; remote providers ignore it."""
+    constraint: Constraint | None = None
+    """Constrain this call's output (structured turns); None: free text."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature <= 2.0:
@@ -47,9 +70,10 @@ class GenerateConfig:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
 
     def to_record(self) -> dict[str, Any]:
-        """The settings as logged (the cache key is an implementation detail)."""
-        record = asdict(self)
+        """The settings as logged (the cache key and the per-turn constraint are not)."""
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
         record.pop("cache_key")
+        record.pop("constraint")
         return record
 
 
@@ -70,6 +94,8 @@ class Completion:
     """Provider-specific figures, e.g. prompt tokens actually evaluated by a local model."""
     cached: bool = False
     """The answer came from a response cache (no model call was made)."""
+    constrained: bool = False
+    """The provider applied the call's constraint (a grammar or a schema) to this answer."""
 
 
 class TransientError(Exception):
@@ -141,6 +167,8 @@ class Backend(abc.ABC):
     local: bool = False
     """True for in-process models (llama.cpp, transformers): a timeout cannot stop their
     computation, so the standard wrapper stack applies none to them."""
+    structured_modes: tuple[StructuredMode, ...] = ()
+    """The constraint modes this provider can apply (``GenerateConfig.constraint``)."""
 
     @abc.abstractmethod
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:

@@ -34,8 +34,10 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS responses (
 def request_key(spec: str, messages: list[Message], config: GenerateConfig) -> str:
     """The cache key of one request."""
     settings = {k: v for k, v in config.to_record().items() if k != "timeout_s"}
-    payload = {"spec": spec, "messages": [[m.role, m.content] for m in messages],
-               "settings": settings}
+    payload: dict[str, Any] = {"spec": spec, "messages": [[m.role, m.content] for m in messages],
+                               "settings": settings}
+    if config.constraint is not None:  # a constrained and a free answer are different answers
+        payload["constraint"] = config.constraint.key
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -24,6 +24,7 @@ from negotiation.backends.base import (
     Completion,
     GenerateConfig,
     Message,
+    StructuredMode,
     TransientError,
     env_number,
 )
@@ -53,6 +54,10 @@ class Forwarding(Backend):
     @property
     def max_concurrency(self) -> int:
         return self.inner.max_concurrency
+
+    @property  # type: ignore[override]
+    def structured_modes(self) -> tuple[StructuredMode, ...]:
+        return self.inner.structured_modes
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"

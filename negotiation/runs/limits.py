@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from negotiation.backends.base import Backend, Completion, GenerateConfig, Message
+from negotiation.backends.base import Backend, Completion, GenerateConfig, Message, StructuredMode
 from negotiation.runs.specs import RateLimit
 
 Clock = Callable[[], float]
@@ -138,3 +138,8 @@ class GatedBackend(Backend):
     def max_concurrency(self) -> int:
         """As the wrapped backend."""
         return self.inner.max_concurrency
+
+    @property  # type: ignore[override]
+    def structured_modes(self) -> tuple[StructuredMode, ...]:
+        """As the wrapped backend."""
+        return self.inner.structured_modes
