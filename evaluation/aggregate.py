@@ -37,6 +37,8 @@ class SessionResult:
     formats: Counts
     leaks: Counts
     """Party -> (leaked public messages, public messages) by the deterministic detector."""
+    echoes: Counts
+    """Party -> (answers repeating the template's placeholders, answers with a prompt)."""
     tokens: Counts
     """Party -> (input tokens, output tokens)."""
     judge: Counts | None = None
@@ -81,7 +83,8 @@ def evaluate_session(session: SessionData, options: EvalOptions) -> SessionResul
         session,
         session_metrics(session, options.rules, options.adversary, options.baseline_adversaries),
         arithmetic(session), vote_consistency(session, options.rules),
-        format_failures_by_party(session), _per_party(session, leaks), _tokens(session))
+        format_failures_by_party(session), _per_party(session, leaks),
+        _per_party(session, [(u.party, u.echo) for u in session.utterances]), _tokens(session))
 
 
 def evaluate_run(run: RunData, options: EvalOptions) -> list[SessionResult]:
@@ -195,6 +198,7 @@ def _header(run: RunData, results: Sequence[SessionResult], rules: str) -> dict[
                     for f in sorted({s.format for s in run.sessions})},
         "games": sorted({r.data.scoring.name for r in results}),
         "p1_models": sorted({r.data.p1_model for r in results}),
+        "structured": sorted({m for r in results for m in r.data.structured.values()}),
         "n_sessions": len(results), "n_unfinished": run.n_unfinished,
         "unfinished": [str(s.source) for s in run.sessions if not s.complete],
         "errors": list(run.errors)}
@@ -219,7 +223,8 @@ def _fidelity(results: Sequence[SessionResult]) -> dict[str, Any]:
 
     return {"arithmetic_accuracy": total([r.arithmetic for r in results]),
             "vote_consistency": total([r.votes for r in results]),
-            "format_failure": rate(*_sum([r.formats for r in results]))}
+            "format_failure": rate(*_sum([r.formats for r in results])),
+            "template_echo": rate(*_sum([r.echoes for r in results]))}
 
 
 def summarize(run: RunData, results: Sequence[SessionResult], options: EvalOptions,

@@ -1,12 +1,13 @@
 """Leaderboards: one row per group of sessions, and pairwise comparisons with evidence.
 
 Groups (``--by``): ``model`` (p1's model, the default), ``model,game`` (p1's model and the
-game), ``model,role`` and ``model,incentive`` (every party's own model with its role or
+game), ``model,structured`` (p1's model and its structured mode: a free and a constrained run
+of one model side by side), ``model,role`` and ``model,incentive`` (every party's own model with its role or
 incentive: a session counts once in each group one of its parties belongs to, and that
 group's per-party figures use only those parties). A row holds: sessions, final / unanimous /
 any success with Wilson 95% intervals, the wrong-deal rate (mean over sessions of the
-group's parties' wrong deals / their deals), leakage and format-failure rates (pooled over
-the group's messages / outputs), the mean own final score by role, and tokens.
+group's parties' wrong deals / their deals), leakage, format-failure and template-echo rates
+(pooled over the group's messages / outputs), the mean own final score by role, and tokens.
 
 A model label ends in ``(oracle)`` for a calibration baseline that sees every party's sheet
 (``scripted:oracle``): its row shows what competent play reaches, not a player's result.
@@ -31,7 +32,8 @@ from evaluation.aggregate import SessionResult
 from evaluation.stats import bootstrap_diff_ci, mean_summary, permutation_test, rate
 from negotiation.agents.specs import seat_label
 
-BY_CHOICES: tuple[str, ...] = ("model", "model,role", "model,game", "model,incentive")
+BY_CHOICES: tuple[str, ...] = ("model", "model,role", "model,game", "model,incentive",
+                               "model,structured")
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "json")
 
 
@@ -51,9 +53,10 @@ def group_members(results: Sequence[SessionResult], by: str) -> dict[str, list[M
     groups: dict[str, list[Member]] = {}
     for r in results:
         s = r.data
-        if by in ("model", "model,game"):
+        if by in ("model", "model,game", "model,structured"):
             model = seat_label(s.p1_model)
-            label = model if by == "model" else f"{model} / {s.scoring.name}"
+            label = {"model": model, "model,game": f"{model} / {s.scoring.name}",
+                     "model,structured": f"{model} / {s.structured.get(s.proposer, 'off')}"}[by]
             groups.setdefault(label, []).append(
                 Member(r, tuple(p.name for p in s.scoring.parties), False))
             continue
@@ -135,6 +138,7 @@ def leaderboard_rows(results: Sequence[SessionResult], by: str = "model",
             "wrong_deal_rate": mean_summary([_wrong_rate(m) for m in members], seed),
             "leakage_rate": _pooled(members, "leaks"),
             "format_failure_rate": _pooled(members, "formats"),
+            "template_echo_rate": _pooled(members, "echoes"),
             "own_score_by_role": _own_by_role(members),
             "tokens": {"input": sum(i for i, _ in tokens), "output": sum(o for _, o in tokens)},
             "estimated_cost": _cost(members, prices),
@@ -192,14 +196,15 @@ def _cell(value: dict[str, Any]) -> str:
 def flat_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and string cells of the rows (one ``own:<role>`` column per role)."""
     roles = sorted({role for r in rows for role in r["own_score_by_role"]})
-    header = ["group", "sessions", "final", "unanimous", "any", "wrong", "leak", "format"]
+    header = ["group", "sessions", "final", "unanimous", "any", "wrong", "leak", "format",
+              "echo"]
     header += [f"own:{role}" for role in roles] + ["tokens_in", "tokens_out", "cost"]
     body = []
     for r in rows:
         own = r["own_score_by_role"]
         body.append([r["group"], str(r["sessions"])] + [_cell(r[k]) for k in (
             "final_success", "unanimous_success", "any_success", "wrong_deal_rate",
-            "leakage_rate", "format_failure_rate")]
+            "leakage_rate", "format_failure_rate", "template_echo_rate")]
             + [f"{own[role]['mean']:.1f}" if role in own else "-" for role in roles]
             + [str(r["tokens"]["input"]), str(r["tokens"]["output"]),
                "-" if r.get("estimated_cost") is None else f"{r['estimated_cost']:.4f}"])

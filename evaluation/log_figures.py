@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from negotiation.core.rules import clears
 from negotiation.logs.records import SessionLog, TurnRecord
+from negotiation.protocol.echo import template_echo
 
 
 def proposals(log: SessionLog) -> list[TurnRecord]:
@@ -36,6 +37,17 @@ def format_ok_share(log: SessionLog) -> float | None:
     if not log.turns:
         return None
     return 1 - format_failures(log) / len(log.turns)
+
+
+def template_echoes(log: SessionLog) -> int:
+    """Public turns whose answer repeats the prompt's placeholder text or example deal."""
+    return sum(1 for t in log.turns if t.phase.is_public
+               and template_echo(t.prompt, t.public, t.scratchpad, t.plan, t.deal, t.phase))
+
+
+def constrained_turns(log: SessionLog) -> int:
+    """Turns produced under (and following) a structured-output constraint."""
+    return sum(1 for t in log.turns if t.constrained)
 
 
 def tokens(log: SessionLog) -> tuple[int, int]:

@@ -38,10 +38,13 @@ class Utterance:
     format_ok: bool | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-
+    echo: bool | None = None
+    """The answer repeats its prompt's placeholder text or example (``protocol.echo``); None
+    when the log keeps no prompt."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase", Phase(self.phase))  # a name read from any format
+
 
 @dataclass(frozen=True)
 class Ballot:
@@ -69,6 +72,8 @@ class SessionData:
     session_index: int | None = None
     run_name: str = ""
     models: Mapping[str, str] = field(default_factory=dict)
+    structured: Mapping[str, str] = field(default_factory=dict)
+    """Party -> its seat's structured mode (off, grammar, json); empty for other formats."""
     log: SessionLog | None = field(default=None, repr=False, compare=False)
     """The session log itself, for native logs (the report shows its transcript)."""
 

@@ -40,7 +40,7 @@ def run_text(entry: dict[str, Any]) -> str:
     lines.append(f"  {'welfare gap':<22} {_mean_text(gap['welfare'], 1)}")
     lines.append(f"  {'nash gap':<22} {_mean_text(gap['nash'])}")
     fidelity = entry["score_fidelity"]
-    for key in ("arithmetic_accuracy", "vote_consistency", "format_failure"):
+    for key in ("arithmetic_accuracy", "vote_consistency", "format_failure", "template_echo"):
         lines.append(f"  {key:<22} {_rate_text(fidelity[key])}")
     lines.append(f"  {'leakage (detector)':<22} "
                  f"{_rate_text(entry['leakage']['detector']['messages'])}")

@@ -13,7 +13,9 @@ from negotiation.core.text import printable
 from negotiation.games.loader import load_game, resolve_game_path
 from negotiation.logs.clock import stamp
 from negotiation.logs.safe_names import safe_component
+from negotiation.agents.structured import DEAL_SPACES
 from negotiation.protocol.speakers import POLICIES
+from negotiation.protocol.turn_schema import MODES, Bounds
 from negotiation.runs.bounds import flag_type
 from negotiation.runs.setup import RunSettings
 from negotiation.runs.specs import CacheSetting, ExperimentPlan, SessionSpec
@@ -74,6 +76,16 @@ def build_run_parser() -> argparse.ArgumentParser:
                    help="summarise every K discussion turns (default: number of parties)")
     p.add_argument("--summarizer-model", metavar="SPEC", help="model of the summarizer")
     p.add_argument("--quiet", action="store_true", help="no per-turn progress")
+    p.add_argument("--structured", choices=MODES, default="auto",
+                   help="constrain each turn to the turn schema: grammar (llamacpp, hf, "
+                   "OpenAI-compatible servers), json (openai, gemini), off, or auto (default: "
+                   "grammar for local models, off for hosted ones); docs/structured.md")
+    p.add_argument("--structured-bounds", type=Bounds.parse, default=Bounds(),
+                   metavar="NAME=CHARS,…", help="character bounds of constrained fields "
+                   "(scratchpad, public, plan, reason, tail)")
+    p.add_argument("--deal-space", choices=DEAL_SPACES, default="all",
+                   help="own: constrained seats may only name deals that clear their own "
+                   "minimum (an ablation)")
     add_cache_flags(p)
     return p
 
@@ -90,7 +102,8 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
                        seed=args.seed, generation=generation, base_url=args.base_url,
                        order=args.order, moderator_model=args.moderator_model,
                        memory=args.memory, summary_every=args.summary_every,
-                       summarizer_model=args.summarizer_model)
+                       summarizer_model=args.summarizer_model, structured=args.structured,
+                       bounds=args.structured_bounds, deal_space=args.deal_space)
 
 
 def add_cache_flags(p: argparse.ArgumentParser) -> None:

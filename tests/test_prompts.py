@@ -109,10 +109,10 @@ def test_final_turn_adds_note_and_drops_plan_line() -> None:
     assert_golden("base_mayor_cooperative_round_final", final)
     note = (" This is your final discussion turn: you will not speak again before SportCo's "
             "final proposal.")
-    plan_line = "<PLAN>short private notes for your next turn</PLAN>\n"
+    plan_lines = ("- PLAN: short private notes for your next turn.\n", "<PLAN>…</PLAN>\n")
     assert note in final and note not in normal
-    assert "<PLAN>" not in final and plan_line in normal
-    assert final.replace(note, "") == normal.replace(plan_line, "")
+    assert "<PLAN>" not in final and all(line in normal for line in plan_lines)
+    assert final.replace(note, "") == normal.replace(plan_lines[0], "").replace(plan_lines[1], "")
 
 
 def test_round_without_history_or_plan() -> None:
@@ -120,7 +120,8 @@ def test_round_without_history_or_plan() -> None:
     text = PromptBuilder(game).round(game.scoring.party("Mayor"), [], "  ", final_turn=False)
     assert text.startswith("No public messages have been exchanged yet.")
     assert "private plan" not in text
-    assert "<DEAL>A1,B1,C1,D1,E1</DEAL>" in text  # format example lists every issue
+    assert "<DEAL>A?,B?,C?,D?,E?</DEAL>" in text  # the format's slots list every issue
+    assert "E: one of E1-E5" in text
 
 
 def test_plural() -> None:
@@ -205,7 +206,7 @@ def test_other_turn_prompts() -> None:
     builder = PromptBuilder(game)
     sportco, mayor = game.scoring.party("SportCo"), game.scoring.party("Mayor")
     opening = builder.opening(sportco)
-    assert "the deal A1,B1,C4,D1,E5" in opening and "<DEAL>A1,B1,C4,D1,E5</DEAL>" in opening
+    assert "the deal A1,B1,C4,D1,E5" in opening and "ending with it in a DEAL tag" in opening
     final = builder.final(sportco, history("Mayor"), PLAN)
     assert "You (SportCo): Let us start from <DEAL>A1,B1,C4,D1,E5</DEAL>." in final
     assert "\nMayor: I could live with a mixed complex" in final
@@ -216,6 +217,26 @@ def test_other_turn_prompts() -> None:
     vote = builder.vote(mayor, str(game.initial_deal), own)
     assert f"this deal is worth {own} points; your minimum acceptable score is 30." in vote
     assert "SportCo has made the final proposal: A1,B1,C4,D1,E5." in vote
+
+
+@pytest.mark.parametrize("structured", ["off", "grammar", "json"])
+def test_no_prompt_shows_a_deal_or_prose_a_model_could_copy(structured: str) -> None:
+    from negotiation.core.phases import PARTY_PHASES
+    from negotiation.protocol.parsing import mentioned_options
+    from negotiation.protocol.prompting import preview_observation
+
+    game = load_game(BASE)
+    builder = PromptBuilder(game)
+    for party in game.parties:
+        for phase in PARTY_PHASES:
+            obs = preview_observation(game, party, party.name, phase)
+            text = builder.user_message(obs, structured)
+            instructions = text.split("\n\n")[-1]  # the format paragraph ends every prompt
+            for placeholder in ("your private reasoning", "your public message", "short private"):
+                assert f">{placeholder}" not in text, (party.name, phase)
+            if phase.value != "opening":  # the opening presents the game's opening deal
+                assert "<DEAL>A1" not in instructions and "A1,B" not in instructions
+            assert len(mentioned_options(instructions, game.issues)) <= 21  # option lists only
 
 
 # ---------------------------------------------------------------------------- sandbox

@@ -64,8 +64,9 @@ def config_of(log: SessionLog) -> dict[str, Any]:
         "game": log.game.name, "rounds": log.rounds, "window": log.window, "vote": log.vote,
         "order_policy": log.order_policy, "memory": log.memory,
         "summary_every": log.summary_every, "helpers": dict(log.helpers),
+        "deal_space": log.deal_space,
         "parties": [{"name": p.name, "role": p.role, "incentive": p.incentive,
-                     "model": p.model, "minimum": p.minimum,
+                     "model": p.model, "minimum": p.minimum, "structured": p.structured,
                      "generation": {k: v for k, v in p.generation.items() if v is not None},
                      "representatives": len(p.representatives) or 1}
                     for p in log.parties],

@@ -81,6 +81,7 @@ class PartyRow:
     ok: bool | None
     vote: str | None
     tokens: tuple[int, int]
+    structured: str = "off"
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def party_rows(log: SessionLog) -> tuple[PartyRow, ...]:
         final = log.final_scores.get(p.name)
         ok = None if final is None or log.threshold_outcome is None else p.name in accepting
         rows.append(PartyRow(p.name, p.role, p.incentive, p.model, p.minimum, final, ok,
-                             votes.get(p.name), tokens.get(p.name, (0, 0))))
+                             votes.get(p.name), tokens.get(p.name, (0, 0)), p.structured))
     return tuple(rows)
 
 

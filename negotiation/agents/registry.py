@@ -19,6 +19,7 @@ from negotiation.agents.oracle import OracleSeat
 from negotiation.agents.planner import PlannerSeat
 from negotiation.agents.scripted import POLICIES, ScriptedHelper, ScriptedSeat
 from negotiation.agents.specs import parse_spec
+from negotiation.agents.structured import OFF, own_deals
 from negotiation.backends.base import Backend, GenerateConfig
 from negotiation.backends.registry import ModelSpec, create_backend
 from negotiation.core.errors import ConfigError
@@ -27,6 +28,7 @@ from negotiation.core.phases import HelperRole
 from negotiation.logs.records import PartyRecord, SessionLog
 from negotiation.protocol.prompting import PromptBuilder
 from negotiation.protocol.seats import Seat
+from negotiation.protocol.turn_schema import Bounds
 
 SCRIPTED_POLICIES: tuple[str, ...] = (*POLICIES, "planner", "oracle")
 SPECIAL_POLICIES = MappingProxyType({"planner": PlannerSeat, "oracle": OracleSeat})
@@ -73,7 +75,7 @@ def _scripted(policy: str, game: Game, name: str, prompts: PromptBuilder,
 
 def make_seat(spec: ModelSpec, name: str, game: Game, log: SessionLog, prompts: PromptBuilder,
               generation: GenerateConfig, systems: dict[str, str], base_url: str | None,
-              resources: SeatResources) -> Seat:
+              resources: SeatResources, structured: str = OFF) -> Seat:
     """The seat for one party (or ``@helper``) of one session."""
     if spec.provider == "scripted":
         return _scripted(spec.model, game, name, prompts, systems)
@@ -83,7 +85,15 @@ def make_seat(spec: ModelSpec, name: str, game: Game, log: SessionLog, prompts: 
         resources.terminal = resources.terminal or Terminal()
         return HumanSeat(resources.terminal, prompts, systems, spec.model, log.session_id)
     backend = resources.backend(spec, base_url)
-    return LLMSeat(backend, prompts, generation, systems, log.session_id)
+    if structured != OFF and structured not in backend.structured_modes:
+        raise ConfigError(f"--structured {structured}: the {spec.provider} backend ({spec}) "
+                          f"supports {', '.join(('off', *backend.structured_modes))}")
+    bounds = Bounds(**log.structured_bounds) if log.structured_bounds else Bounds()
+    deals = None
+    if structured != OFF and log.deal_space == "own" and not name.startswith("@"):
+        deals = own_deals(game.scoring, game.scoring.party(name))
+    return LLMSeat(backend, prompts, generation, systems, log.session_id, structured, bounds,
+                   deals)
 
 
 def make_seats(game: Game, log: SessionLog, base_url: str | None = None,
@@ -97,10 +107,10 @@ def make_seats(game: Game, log: SessionLog, base_url: str | None = None,
         seats[record.name] = make_seat(
             parse_spec(record.model), record.name, game, log, prompts,
             GenerateConfig(**record.generation), systems_of(record, party.speakers), base_url,
-            resources)
+            resources, record.structured)
     for role, model in log.helpers.items():
         seat = HelperRole(role).seat
         seats[seat] = make_seat(parse_spec(model), seat, game, log, prompts,
                                 GenerateConfig(**log.parties[0].generation), {}, base_url,
-                                resources)
+                                resources, log.helper_structured.get(role, OFF))
     return seats

@@ -94,6 +94,9 @@ class TurnRecord(_Record):
     """Provider-specific figures (e.g. prompt tokens actually evaluated by a local model)."""
     cached: bool = False
     """The answer came from the run's response cache: no model call, no cost (volatile)."""
+    constrained: bool = False
+    """The answer was produced under its seat's structured-output constraint (a grammar or a
+    JSON schema) and follows it; False for free turns and for a server that ignored it."""
 
 
 class PartyRecord(_Record):
@@ -120,6 +123,9 @@ class PartyRecord(_Record):
     several)."""
     representatives: dict[str, str] = Field(default_factory=dict)
     """With count=K > 1: representative name -> that representative's system prompt."""
+    structured: str = "off"
+    """The party's structured mode as resolved for its seat: off, grammar or json (scripted
+    and human seats are off: they answer in structure already)."""
 
 
 class GameRef(_Record):
@@ -178,6 +184,15 @@ class SessionLog(_Record):
     """With summary memory, a summary is written after every this many discussion turns."""
     helpers: dict[str, str] = Field(default_factory=dict)
     """Model specs of the helper roles used: ``summarizer``, ``moderator``."""
+    helper_structured: dict[str, str] = Field(default_factory=dict)
+    """The structured mode of each helper seat (the summarizer's free text is never
+    constrained)."""
+    structured_bounds: dict[str, int] = Field(default_factory=dict)
+    """Character bounds of the constrained fields (``turn_schema.Bounds``); empty when no seat
+    is constrained."""
+    deal_space: str = "all"
+    """all, or own: constrained seats may only name deals that clear their own minimum (an
+    ablation: their wrong-deal rate is 0 by construction)."""
     turns: list[TurnRecord] = Field(default_factory=list)
     """Every completed call, in order."""
     final_deal: DealValue | None = None

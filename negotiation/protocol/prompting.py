@@ -68,6 +68,9 @@ def make_environment(game_prompts: Path | None = None) -> SandboxedEnvironment:
                                keep_trailing_newline=False)
     env.filters["plural"] = plural
     env.globals["plural"] = plural
+    env.filters["slot"] = lambda issue: f"{issue['letter']}?"
+    env.filters["option_range"] = lambda issue: (f"{issue['letter']}: one of "
+                                                 f"{issue['options'][0]}-{issue['options'][-1]}")
     return env
 
 
@@ -186,7 +189,8 @@ class PromptBuilder:
         ))
 
     def round(self, party: Party, history: Sequence[PublicMessage], plan: str,
-              final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None) -> str:
+              final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None,
+              structured: str = "off") -> str:
         """The per-turn user message: history window, own plan, reasoning and format."""
         scratch = f"scratchpads/{party.incentive}.j2"
         if not template_exists(self.env, scratch):
@@ -194,19 +198,21 @@ class PromptBuilder:
         me = speaker or party.speakers[0]
         return render(self.env, "round.j2", self._context(
             party, me, history=self._history(me, history), summaries=list(summaries),
-            plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch))
+            plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch,
+            turn="round", structured=structured))
 
-    def opening(self, party: Party) -> str:
+    def opening(self, party: Party, structured: str = "off") -> str:
         """p1's round-0 prompt: present the opening deal."""
-        return render(self.env, "opening.j2", self._context(party))
+        return render(self.env, "opening.j2", self._context(
+            party, turn="opening", structured=structured, final_turn=False))
 
     def final(self, party: Party, history: Sequence[PublicMessage], plan: str,
-              summaries: Sequence[str] = ()) -> str:
+              summaries: Sequence[str] = (), structured: str = "off") -> str:
         """p1's final prompt: state the official deal put to the vote."""
         me = party.speakers[0]
         return render(self.env, "final.j2", self._context(
             party, me, history=self._history(me, history), plan=plan.strip(),
-            summaries=list(summaries)))
+            summaries=list(summaries), turn="final", structured=structured, final_turn=True))
 
     def _history(self, me: str, history: Sequence[PublicMessage]) -> list[dict[str, str]]:
         return [{"speaker": f"You ({me})" if h.speaker == me else h.speaker, "text": h.text}
@@ -222,39 +228,41 @@ class PromptBuilder:
                 self._neutral("summarizer.j2", previous=previous, history=entries))
 
     def moderator(self, history: Sequence[PublicMessage], previous: str,
-                  candidates: Sequence[str]) -> tuple[str, str]:
+                  candidates: Sequence[str], structured: str = "off") -> tuple[str, str]:
         """(system, user) messages asking the moderator who speaks next."""
         entries = [{"speaker": h.speaker, "text": h.text} for h in history]
         return (self._neutral("moderator_system.j2"),
                 self._neutral("moderator.j2", history=entries, previous=previous,
-                              candidates=list(candidates)))
+                              candidates=list(candidates), structured=structured))
 
-    def vote(self, party: Party, deal: str, own_score: int) -> str:
+    def vote(self, party: Party, deal: str, own_score: int, structured: str = "off") -> str:
         """The vote prompt: the final deal with the party's own score for it."""
-        return render(self.env, "vote.j2", self._context(party, deal=deal, own_score=own_score))
+        return render(self.env, "vote.j2", self._context(party, deal=deal, own_score=own_score,
+                                                         structured=structured))
 
-    def user_message(self, obs: Observation) -> str:
-        """The user message of a party's turn, rendered from its observation."""
+    def user_message(self, obs: Observation, structured: str = "off") -> str:
+        """The user message of a party's turn, rendered from its observation (``structured``:
+        the seat's resolved mode, which changes only the format paragraph)."""
         party = obs.party
         if party is None:
             raise ValueError(f"{obs.speaker} is a helper seat: use helper_messages")
         if obs.phase is Phase.OPENING:
-            return self.opening(party)
+            return self.opening(party, structured)
         if obs.phase is Phase.FINAL:
-            return self.final(party, obs.history, obs.plan, obs.summaries)
+            return self.final(party, obs.history, obs.plan, obs.summaries, structured)
         if obs.phase is Phase.VOTE:
             if obs.deal is None or obs.own_score is None:
                 raise ValueError("a vote observation needs the deal and its own score")
-            return self.vote(party, str(obs.deal), obs.own_score)
+            return self.vote(party, str(obs.deal), obs.own_score, structured)
         return self.round(party, obs.history, obs.plan, obs.final_turn, obs.summaries,
-                          obs.speaker)
+                          obs.speaker, structured)
 
-    def helper_messages(self, obs: Observation) -> tuple[str, str]:
+    def helper_messages(self, obs: Observation, structured: str = "off") -> tuple[str, str]:
         """(system, user) messages of a helper seat's turn, rendered from its observation."""
         if obs.phase is Phase.SUMMARY:
             previous = obs.summaries[-1] if obs.summaries else ""
             return self.summarizer(previous, obs.new_messages)
         if obs.phase is Phase.MODERATOR:
-            return self.moderator(obs.history, obs.previous, obs.candidates)
+            return self.moderator(obs.history, obs.previous, obs.candidates, structured)
         raise ValueError(f"{obs.phase.value} is a party phase: use user_message")
 

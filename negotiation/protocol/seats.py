@@ -132,6 +132,8 @@ class CallStats:
     retries: int = 0
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    constrained: bool = False
+    """The answer was produced under, and follows, a structured-output constraint."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def turn_record(index: int, party: str, phase: Phase, reply: SeatReply, own: int
         own_score=own, input_tokens=stats.input_tokens, output_tokens=stats.output_tokens,
         latency_s=round(stats.latency_s, 4), finish_reason=stats.finish_reason,
         model_id=stats.model_id, retries=stats.retries, extra=dict(stats.extra),
-        cached=stats.cached)
+        cached=stats.cached, constrained=stats.constrained)
 
 
 def skipped_vote(index: int, party: str) -> TurnRecord:

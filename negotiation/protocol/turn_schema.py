@@ -23,15 +23,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from negotiation.core.errors import ConfigError
 from negotiation.core.game import Deal, Issue
 from negotiation.core.phases import Phase
 from negotiation.protocol.seats import VOTES, Action, Observation, with_deal_tag
 
-Kind = Literal["opening", "discussion", "final", "vote", "moderator"]
 MODES: tuple[str, ...] = ("off", "grammar", "json", "auto")
+VOTE_KEY = "vote"
+"""The JSON field of a vote answer."""
 TOKENS_PER_CHAR = 4
 """A character may take up to four tokens (a UTF-8 byte each); ``max_tokens`` allows for it."""
 
@@ -67,20 +68,12 @@ class Bounds:
         return cls(**values)
 
 
-def kind_of(obs: Observation) -> Kind | None:
-    """The schema kind of an observation's turn (None: the summarizer writes free text)."""
-    if obs.phase is Phase.SUMMARY:
-        return None
-    if obs.phase is Phase.ROUND:
-        return "discussion"
-    return obs.phase.value  # type: ignore[return-value]
-
-
 @dataclass(frozen=True)
 class TurnSchema:
     """What one answer may contain."""
 
-    kind: Kind
+    kind: Phase
+    """The phase answered (never SUMMARY: the summarizer writes free text)."""
     issues: tuple[Issue, ...]
     plan: bool = True
     """Whether the answer ends with a PLAN (discussion turns but a speaker's last, opening)."""
@@ -94,22 +87,22 @@ class TurnSchema:
     def for_observation(cls, obs: Observation, bounds: Bounds = Bounds(),
                         deals: Sequence[Deal] | None = None) -> TurnSchema | None:
         """The schema of ``obs``'s turn; None when the turn has none (the summarizer)."""
-        kind = kind_of(obs)
-        if kind is None:
+        kind = obs.phase
+        if kind is Phase.SUMMARY:
             return None
-        plan = kind == "opening" or (kind == "discussion" and not obs.final_turn)
+        plan = kind is Phase.OPENING or (kind is Phase.ROUND and not obs.final_turn)
         return cls(kind, tuple(obs.issues), plan, tuple(deals) if deals is not None else None,
                    tuple(obs.candidates), bounds)
 
     @property
     def deal_required(self) -> bool:
         """The opening and the final proposal must name a full deal."""
-        return self.kind in ("opening", "final")
+        return self.kind in (Phase.OPENING, Phase.FINAL)
 
     @property
     def key(self) -> str:
         """A stable id of this schema (compiled grammars are cached under it)."""
-        text = json.dumps([self.kind, [(i.letter, i.n_options) for i in self.issues], self.plan,
+        text = json.dumps([self.kind.value, [(i.letter, i.n_options) for i in self.issues], self.plan,
                            None if self.deals is None else [str(d) for d in self.deals],
                            list(self.choices), vars(self.bounds)], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -117,9 +110,9 @@ class TurnSchema:
     def max_chars(self) -> int:
         """The longest answer the grammar admits, in characters."""
         b = self.bounds
-        if self.kind == "vote":
+        if self.kind is Phase.VOTE:
             return len("<VOTE>REJECT</VOTE> ") + b.reason
-        if self.kind == "moderator":
+        if self.kind is Phase.MODERATOR:
             return max((len(c) for c in self.choices), default=1)
         deal = sum(len(f"{i.letter}{i.n_options}") + 1 for i in self.issues)
         tags = len("<SCRATCHPAD></SCRATCHPAD>\n<ANSWER> <DEAL></DEAL></ANSWER>\n<PLAN></PLAN>")
@@ -134,10 +127,10 @@ class TurnSchema:
     def gbnf(self) -> str:
         """The tagged format as a GBNF grammar whose start rule is ``root``."""
         b = self.bounds
-        if self.kind == "vote":
+        if self.kind is Phase.VOTE:
             return (f'root ::= "<VOTE>" ("ACCEPT" | "REJECT") "</VOTE>" (" " reason)?\n'
                     f"reason ::= {_text(b.reason, newline=False)}\n")
-        if self.kind == "moderator":
+        if self.kind is Phase.MODERATOR:
             return "root ::= " + " | ".join(_literal(c) for c in self.choices) + "\n"
         deal = f'" <DEAL>" deal "</DEAL>" tail'
         answer = deal if self.deal_required else f"({deal})?"
@@ -169,10 +162,10 @@ class TurnSchema:
 
     def json_schema(self) -> dict[str, Any]:
         """The same content as a strict JSON Schema (all fields required, nullable deal)."""
-        if self.kind == "vote":
-            props: dict[str, Any] = {"vote": {"type": "string", "enum": list(VOTES)},
+        if self.kind is Phase.VOTE:
+            props: dict[str, Any] = {VOTE_KEY: {"type": "string", "enum": list(VOTES)},
                                      "reason": {"type": "string"}}
-        elif self.kind == "moderator":
+        elif self.kind is Phase.MODERATOR:
             props = {"speaker": {"type": "string", "enum": list(self.choices)}}
         else:
             deal = self._deal_schema()
@@ -214,10 +207,11 @@ def _action_of(schema: TurnSchema, data: dict[str, Any]) -> tuple[Action, list[s
         return value.strip()
 
     b = schema.bounds
-    if schema.kind == "vote":
-        vote = data.get("vote") if data.get("vote") in VOTES else None
+    if schema.kind is Phase.VOTE:
+        given = data.get(VOTE_KEY)
+        vote = given if given in VOTES else None
         return Action(public=text("reason", b.reason), vote=vote), problems  # type: ignore[arg-type]
-    if schema.kind == "moderator":
+    if schema.kind is Phase.MODERATOR:
         chosen = data.get("speaker")
         return Action(public=chosen if chosen in schema.choices else ""), problems
     deal = _deal_of(schema, data.get("deal"), problems)

@@ -23,6 +23,7 @@ from negotiation.core.errors import ConfigError, GameFormatError
 from negotiation.core.game import Game
 from negotiation.games.loader import load_game, resolve_game_path
 from negotiation.logs.safe_names import unsafe_reason
+from negotiation.protocol.turn_schema import Bounds
 from negotiation.runs.experiment_schema import (
     Document,
     ExperimentError,
@@ -279,7 +280,9 @@ class _Builder:
                 settings = RunSettings(
                     model=s.models.all, party_models=party_models, rounds=s.rounds,
                     window=s.window, vote=s.vote, seed=seed, base_url=s.base_url,
-                    generation=GenerateConfig(**generation))  # type: ignore[arg-type]
+                    generation=GenerateConfig(**generation),  # type: ignore[arg-type]
+                    structured=s.structured, bounds=Bounds(**s.structured_bounds),
+                    deal_space=s.deal_space)
                 key = self.identity(combo, settings)
                 if key not in seen:
                     seen.add(key)

@@ -263,6 +263,10 @@ class ExperimentSchema(_Strict):
     base_url: str | None = Field(None, pattern=r"^https?://")
     concurrency: Annotated[int, bounded("concurrency")] = 4
     cache: Literal["on", "off", "replay"] = "on"
+    structured: Literal["off", "grammar", "json", "auto"] = "auto"
+    structured_bounds: dict[Literal["scratchpad", "public", "plan", "reason", "tail"],
+                            Annotated[int, Field(ge=1, le=4000)]] = {}
+    deal_space: Literal["all", "own"] = "all"
     rate_limits: dict[Literal[tuple(PROVIDERS)], RateLimitSchema] = {}  # type: ignore[valid-type]
     max_cost: float | None = Field(None, gt=0)
     prices: Name | None = None

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from negotiation import __version__
 from negotiation.agents.specs import legacy_to_spec, parse_spec
+from negotiation.agents.structured import DEAL_SPACES, OFF, resolve_mode
+from negotiation.protocol.turn_schema import MODES, Bounds
 from negotiation.backends.base import GenerateConfig
 from negotiation.backends.registry import ModelSpec
 from negotiation.core.errors import ConfigError
@@ -59,6 +61,12 @@ class RunSettings:
     memory: str = WINDOW_MEMORY
     summary_every: int | None = None
     summarizer_model: str | None = None
+    structured: str = "auto"
+    """off, grammar, json or auto (resolved per seat: ``agents.structured``)."""
+    bounds: Bounds = field(default_factory=Bounds)
+    """Character bounds of constrained fields."""
+    deal_space: str = "all"
+    """all, or own: constrained seats name only deals that clear their own minimum."""
 
     def __post_init__(self) -> None:
         for name in ("rounds", "window", "seed", "summary_every"):
@@ -72,6 +80,10 @@ class RunSettings:
             raise ConfigError(f"--order {MODERATOR_ORDER} needs --moderator-model SPEC")
         if self.memory == SUMMARY_MEMORY and not self.summarizer_model:
             raise ConfigError(f"--memory {SUMMARY_MEMORY} needs --summarizer-model SPEC")
+        if self.structured not in MODES:
+            raise ConfigError(f"--structured must be one of {', '.join(MODES)}")
+        if self.deal_space not in DEAL_SPACES:
+            raise ConfigError(f"--deal-space must be one of {', '.join(DEAL_SPACES)}")
 
     def helpers(self) -> dict[str, str]:
         """Model specs of the helper roles this configuration uses."""
@@ -98,16 +110,42 @@ def assign_models(game: Game, settings: RunSettings) -> dict[str, ModelSpec]:
 
 
 def game_hash(folder: Path) -> str:
-    """SHA-256 over every file of a game folder (relative path and content)."""
+    """SHA-256 over every file of a game folder (relative path and content); computed once
+    per folder state (the files' sizes and modification times), not once per session."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    stamp = tuple((str(p.relative_to(folder)), p.stat().st_mtime_ns, p.stat().st_size)
+                  for p in files)
+    return _hash_files(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_files(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for rel, _, _ in stamp:
+        data = (Path(folder) / rel).read_bytes()
+        digest.update(rel.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
+
+
+def seat_modes(game: Game, models: Mapping[str, ModelSpec],
+               settings: RunSettings) -> tuple[dict[str, str], dict[str, str]]:
+    """(party -> structured mode, helper role -> mode) as resolved for their seats."""
+    parties = {name: resolve_mode(settings.structured, str(spec))
+               for name, spec in models.items()}
+    helpers = {role: resolve_mode(settings.structured, spec)
+               for role, spec in settings.helpers().items()
+               if role != HelperRole.SUMMARIZER.value}  # the summarizer writes free text
+    constrained = [m for m in (*parties.values(), *helpers.values()) if m != OFF]
+    if settings.deal_space != "all" and not constrained:
+        raise ConfigError(f"--deal-space {settings.deal_space} restricts constrained seats, and "
+                          "no seat is constrained (use --structured grammar or json)")
+    return parties, helpers
 
 
 def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings,
                index: int) -> str:
-    """A stable id from the configuration and the session index."""
+    """A stable id from the configuration and the session index (structured modes enter it
+    only when some seat is constrained, so ids of free runs stay what they were)."""
     key = {
         "game": game_hash(game.scoring.path), "models": {k: str(v) for k, v in models.items()},
         "incentives": {p.name: p.incentive for p in game.parties}, "rounds": settings.rounds,
@@ -117,6 +155,10 @@ def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSetting
     if settings.order != "paper" or settings.memory != WINDOW_MEMORY:
         key.update(order=settings.order, memory=settings.memory,
                    summary_every=settings.summary_every, helpers=settings.helpers())
+    parties, helpers = seat_modes(game, models, settings)
+    if any(m != OFF for m in (*parties.values(), *helpers.values())):
+        key.update(structured=parties, helper_structured=helpers,
+                   bounds=vars(settings.bounds), deal_space=settings.deal_space)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -150,12 +192,15 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
     builder = PromptBuilder(game)
     names = list(scoring.speakers)
     context = SpeakerContext(tuple(names), scoring.proposer.speakers[0], rounds, seed)
+    modes, helper_modes = seat_modes(game, models, settings)
+    constrained = any(m != OFF for m in (*modes.values(), *helper_modes.values()))
     parties = [PartyRecord(name=p.name, file_name=p.file_name, role=p.role, incentive=p.incentive,
                            model=str(models[p.name]), generation=settings.generation.to_record(),
                            scores=[list(r) for r in p.scores], minimum=p.minimum,
                            initial_prompt=builder.initial(p),
                            representatives={s: builder.initial(p, s) for s in p.speakers
-                                            if p.count > 1}) for p in scoring.parties]
+                                            if p.count > 1},
+                           structured=modes[p.name]) for p in scoring.parties]
     return SessionLog(
         session_id=session_id(game, models, settings, index), run_name=run_name,
         session_index=index,
@@ -167,5 +212,7 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
         order=static_order(settings.order, context), order_policy=settings.order,
         memory=settings.memory, helpers=settings.helpers(),
         summary_every=(settings.summary_every or len(names))
-        if settings.memory == SUMMARY_MEMORY else 0,
+        if settings.memory == SUMMARY_MEMORY else 0, helper_structured=helper_modes,
+        structured_bounds=vars(settings.bounds) if constrained else {},
+        deal_space=settings.deal_space,
         created_at=now_iso(), package_versions=package_versions())
