@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def build_run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-vote", action="store_true", help="skip the vote phase (as the paper)")
     p.add_argument("--base-url", help="base URL for openai: models (OpenAI-compatible server)")
     p.add_argument("--concurrency", type=flag_type("concurrency"), default=1,
-                   help="sessions run at once (default 1)")
+                   help="sessions run at once, the total across workers (default 1)")
+    p.add_argument("--workers", type=flag_type("workers"), default=1,
+                   help="worker processes on this machine (default 1: this process)")
+    add_limit_flag(p)
     p.add_argument("--order", default="paper", choices=POLICIES, help="speaker selection")
     p.add_argument("--moderator-model", metavar="SPEC", help="model of the moderator")
     p.add_argument("--memory", default=WINDOW_MEMORY, choices=MEMORY_MODES,
@@ -116,6 +120,29 @@ def add_cache_flags(p: argparse.ArgumentParser) -> None:
                        "a finished run with no model call (a call not cached is an error)")
 
 
+def add_limit_flag(p: argparse.ArgumentParser) -> None:
+    """``--max-in-flight N``: each provider's calls in flight (default: the concurrency)."""
+    p.add_argument("--max-in-flight", type=flag_type("max_in_flight"), metavar="N",
+                   help="calls in flight per provider, votes included (default: as many as "
+                   "--concurrency allows)")
+
+
+def with_limit(plan: ExperimentPlan, max_in_flight: int | None) -> ExperimentPlan:
+    """The plan with ``--max-in-flight`` applied to every provider (a notice when it caps
+    the requested concurrency)."""
+    if max_in_flight is None:
+        return plan
+    from negotiation.backends.registry import PROVIDERS
+    from negotiation.runs.specs import RateLimit
+
+    limits = {name: dataclasses.replace(plan.rate_limits.get(name) or RateLimit(),
+                                        max_in_flight=max_in_flight) for name in PROVIDERS}
+    if max_in_flight < plan.concurrency:
+        print(f"note: at most {max_in_flight} call(s) in flight per provider (--max-in-flight), "
+              f"below --concurrency {plan.concurrency}", file=sys.stderr)
+    return dataclasses.replace(plan, rate_limits=limits)
+
+
 def cache_setting(args: argparse.Namespace) -> CacheSetting:
     """The plan's cache setting from the flags."""
     return "off" if args.no_cache else "replay" if args.replay else "on"
@@ -127,8 +154,9 @@ def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job] | None]:
     if args.resume is not None:
         run_dir = args.resume if args.resume.is_dir() else args.resume.parent
         plan = ExperimentPlan(name=run_dir.name, out=run_dir.parent, sessions=(),
-                              concurrency=args.concurrency, cache=cache_setting(args))
-        return plan, None
+                              concurrency=args.concurrency, cache=cache_setting(args),
+                              workers=args.workers)
+        return with_limit(plan, args.max_in_flight), None
     settings = settings_from(args)
     incentives = _pairs(args.incentive, "--incentive")
     path = resolve_game_path(args.game, args.games_dir)
@@ -139,7 +167,9 @@ def _plan(args: argparse.Namespace) -> tuple[ExperimentPlan, list[Job] | None]:
     specs = tuple(SessionSpec(game=path, settings=settings, index=i, incentives=incentives,
                               label=f"{game.name} #{i}") for i in range(args.sessions))
     plan = ExperimentPlan(name=name, out=args.out, sessions=specs,
-                          concurrency=args.concurrency, cache=cache_setting(args))
+                          concurrency=args.concurrency, cache=cache_setting(args),
+                          workers=args.workers)
+    plan = with_limit(plan, args.max_in_flight)
     jobs = prepare(plan)
     check_seats(jobs)
     return plan, jobs

@@ -18,7 +18,7 @@ from negotiation.runs.sweep import SIGNAL_EXIT, Job, check_seats, open_run, prep
 from negotiation_cli.game_cmds import add_games_dir
 from negotiation_cli.loading import say
 from negotiation_cli.progress import SweepBar
-from negotiation_cli.run_cmd import add_cache_flags, cache_setting
+from negotiation_cli.run_cmd import add_cache_flags, add_limit_flag, cache_setting, with_limit
 
 
 def add_run(p: argparse.ArgumentParser) -> None:
@@ -29,7 +29,10 @@ def add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=("asyncio", "ray"), default="asyncio")
     p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
     p.add_argument("--concurrency", type=flag_type("concurrency"),
-                   help="override the file's concurrency")
+                   help="override the file's concurrency (the total across workers)")
+    p.add_argument("--workers", type=flag_type("workers"),
+                   help="worker processes on this machine (override the file's; default 1)")
+    add_limit_flag(p)
     p.add_argument("--max-cost", type=float, help="stop launching sessions past this estimate")
     p.add_argument("--prices", type=Path, help="price table (default: the file's, ./prices.yaml, "
                    "or the shipped example)")
@@ -60,6 +63,14 @@ def _plan(args: argparse.Namespace) -> ExperimentPlan:
     plan = load_experiment(args.experiment, games_dir=args.games_dir)
     if args.concurrency is not None:
         plan = dataclasses.replace(plan, concurrency=args.concurrency)
+    if args.workers is not None:
+        plan = dataclasses.replace(plan, workers=args.workers)
+    plan = with_limit(plan, args.max_in_flight)
+    for name, limit in plan.rate_limits.items():
+        if args.max_in_flight is None and limit.max_in_flight is not None and \
+                limit.max_in_flight < plan.concurrency:
+            print(f"note: at most {limit.max_in_flight} {name} call(s) in flight (rate_limits), "
+                  f"below concurrency {plan.concurrency}", file=sys.stderr)
     if args.no_cache or args.replay:
         plan = dataclasses.replace(plan, cache=cache_setting(args))
     return plan
@@ -82,12 +93,7 @@ def cmd_run_experiment(args: argparse.Namespace) -> int:
         done = sum(1 for j in run.jobs if j.log.status == "complete")
         counters = Counters(prices=table)
         with SweepBar(len(run.jobs), done, counters, quiet=args.quiet) as bar:
-            if args.executor == "ray":
-                from negotiation.runs.ray_executor import run_jobs_ray
-
-                summary = run_jobs_ray(plan, run.jobs, args.ray_address, bar)
-            else:
-                summary = run.execute(bar, guard, counters)
+            summary = run.execute(bar, guard, counters, args.executor, args.ray_address)
     if run.interrupted is not None:
         print(f"interrupted: rerun the same command to resume {plan.run_dir}", file=sys.stderr)
         return SIGNAL_EXIT[run.interrupted]

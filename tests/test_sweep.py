@@ -141,24 +141,6 @@ def test_sigkill_then_rerun_completes_and_keeps_finished_sessions(tmp_path: Path
     assert not list(folder.glob(".*.tmp"))
 
 
-def test_ray_executor_matches_asyncio(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    from negotiation.runs.ray_executor import run_jobs_ray
-    from negotiation.runs.sweep import prepare
-
-    settings = RunSettings(model="scripted:rational", rounds=6, seed=11)
-    specs = tuple(SessionSpec(game=BASE, settings=settings, index=i) for i in range(4))
-    ray_plan = ExperimentPlan(name="r", out=tmp_path / "ray", sessions=specs, concurrency=2)
-    summary = run_jobs_ray(ray_plan, prepare(ray_plan))
-    assert summary["completed"] == 4 and summary["executor"] == "ray"
-    asyncio_plan = ExperimentPlan(name="r", out=tmp_path / "aio", sessions=specs, concurrency=2)
-    run_plan(asyncio_plan)
-    files = sorted((tmp_path / "ray" / "r").glob("session-*.json"))
-    assert len(files) == 4
-    for path in files:
-        assert comparable(path) == comparable(tmp_path / "aio" / "r" / path.name)
-
-
 def test_duplicate_sessions_rejected(tmp_path: Path) -> None:
     settings = RunSettings(model="scripted:rational")
     spec = SessionSpec(game=BASE, settings=settings, index=0)

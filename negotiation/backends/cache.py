@@ -75,7 +75,8 @@ class ResponseCache:
             self._conn.execute("INSERT OR IGNORE INTO responses (key, spec, completion) "
                                "VALUES (?, ?, ?)", (key, spec, data))
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """How many answers are stored."""
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 

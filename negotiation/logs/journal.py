@@ -91,32 +91,48 @@ def _append(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-class JournalSink:
-    """The engine's log sink for one session: journal while running, compact at the end."""
+def header_text(log: SessionLog) -> str:
+    """The journal's first line: the log so far."""
+    log.updated_at = now_iso()
+    return _line("header", log.model_dump(mode="json")).decode("utf-8")
+
+
+def turn_line(turn: TurnRecord, order: list[str] | None = None) -> bytes:
+    """One turn's journal line (with the speaking order when the moderator extended it)."""
+    record: dict[str, Any] = {"turn": turn.model_dump(mode="json")}
+    if order is not None:
+        record["order"] = order
+    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def final_text(log: SessionLog) -> str:
+    """The session log a journal is compacted into."""
+    log.updated_at = now_iso()
+    return log.model_dump_json(indent=1) + "\n"
+
+
+class Journal:
+    """The files of one session in a run folder: its journal while it runs, its log after.
+
+    The engine's sink (``JournalSink``) and the driver of worker processes (which receives
+    ready-made lines) both write through it, so there is one way a run folder is written.
+    """
 
     def __init__(self, path: Path, syncer: Syncer | None = None) -> None:
         self.path = path
         self.journal = journal_path(path)
         self.syncer = syncer
-        self._order: list[str] = []
         self.bytes_written = 0
 
-    async def begin(self, log: SessionLog) -> None:
-        """A fresh journal whose header is the log so far (replacing any older journal)."""
-        log.updated_at = now_iso()
-        header = _line("header", log.model_dump(mode="json"))
-        write_atomic(self.journal, header.decode("utf-8"))
-        self.bytes_written += len(header)
-        self._order = list(log.order)
+    def begin(self, header: str) -> None:
+        """A fresh journal (replacing any older one) whose first line is ``header``."""
+        write_atomic(self.journal, header)
+        self.bytes_written += len(header.encode("utf-8"))
 
-    async def turn(self, log: SessionLog, turn: TurnRecord) -> None:
-        """Append one turn (and the speaking order when the moderator extended it)."""
-        record: dict[str, Any] = {"turn": turn.model_dump(mode="json")}
-        if log.order != self._order:
-            record["order"] = self._order = list(log.order)
-        data = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-        _append(self.journal, data)
-        self.bytes_written += len(data)
+    def append(self, line: bytes) -> None:
+        """Append one line; fsync now, or in the syncer's next batch."""
+        _append(self.journal, line)
+        self.bytes_written += len(line)
         if self.syncer is not None:
             self.syncer.mark(self.journal)
         else:
@@ -124,13 +140,40 @@ class JournalSink:
             os.fsync(fd)
             os.close(fd)
 
-    async def save(self, log: SessionLog) -> None:
-        """The session ended: write the session log (atomic, synced), drop the journal."""
-        log.updated_at = now_iso()
-        text = log.model_dump_json(indent=1) + "\n"
+    def finish(self, text: str) -> None:
+        """Write the session log (atomic, synced), then drop the journal."""
         write_atomic(self.path, text)
         self.bytes_written += len(text.encode("utf-8"))
         self.journal.unlink(missing_ok=True)
+
+
+class JournalSink:
+    """The engine's log sink for one session: journal while running, compact at the end."""
+
+    def __init__(self, path: Path, syncer: Syncer | None = None) -> None:
+        self.files = Journal(path, syncer)
+        self._order: list[str] = []
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written so far (headers, lines, the final log)."""
+        return self.files.bytes_written
+
+    async def begin(self, log: SessionLog) -> None:
+        """A fresh journal whose header is the log so far (replacing any older journal)."""
+        self.files.begin(header_text(log))
+        self._order = list(log.order)
+
+    async def turn(self, log: SessionLog, turn: TurnRecord) -> None:
+        """Append one turn (and the speaking order when the moderator extended it)."""
+        order = None
+        if log.order != self._order:
+            order = self._order = list(log.order)
+        self.files.append(turn_line(turn, order))
+
+    async def save(self, log: SessionLog) -> None:
+        """The session ended: write the session log (atomic, synced), drop the journal."""
+        self.files.finish(final_text(log))
 
 
 def parse_journal(data: bytes) -> tuple[dict[str, Any], bool]:

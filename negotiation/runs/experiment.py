@@ -110,7 +110,7 @@ class _Builder:
             name=s.name or self.doc.path.stem, out=Path(s.out),
             sessions=tuple(self.sample(self.expand(combinations))), concurrency=s.concurrency,
             rate_limits={k: RateLimit(**v.model_dump()) for k, v in s.rate_limits.items()},
-            cache=s.cache,
+            cache=s.cache, workers=s.workers,
             max_cost=s.max_cost, prices=self.prices())
 
     def prices(self) -> Path | None:

@@ -262,6 +262,7 @@ class ExperimentSchema(_Strict):
     vote: bool = True
     base_url: str | None = Field(None, pattern=r"^https?://")
     concurrency: Annotated[int, bounded("concurrency")] = 4
+    workers: Annotated[int, bounded("workers")] = 1
     cache: Literal["on", "off", "replay"] = "on"
     structured: Literal["off", "grammar", "json", "auto"] = "auto"
     structured_bounds: dict[Literal["scratchpad", "public", "plan", "reason", "tail"],

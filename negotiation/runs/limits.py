@@ -66,14 +66,19 @@ class Counters:
 
     def add(self, spec: str, completion: Completion) -> None:
         """Count one finished call."""
+        self.count(spec, completion.input_tokens, completion.output_tokens, completion.cached)
+
+    def count(self, spec: str, input_tokens: int, output_tokens: int,
+              cached: bool = False) -> None:
+        """Count one call by its figures (a cached answer costs nothing)."""
         self.calls += 1
-        self.input_tokens += completion.input_tokens
-        self.output_tokens += completion.output_tokens
-        if self.prices is None:
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        if self.prices is None or cached:
             return
         from negotiation.runs.costs import cost_of
 
-        value = cost_of(spec, completion.input_tokens, completion.output_tokens, self.prices)
+        value = cost_of(spec, input_tokens, output_tokens, self.prices)
         if value is None:
             self.unpriced_calls += 1
         else:

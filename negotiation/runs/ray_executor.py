@@ -1,10 +1,13 @@
-"""Runs the sessions of a sweep as Ray tasks (``--executor ray``).
+"""``--executor ray``: a sweep on a Ray cluster whose nodes share no filesystem.
 
-Each task runs one session in its own event loop and writes its own log into the shared output
-folder, exactly as the asyncio executor would; the driver only holds the run lock, caps the
-number of tasks in flight at ``plan.concurrency`` and writes the summary. On one machine
-``ray.init()`` starts a local cluster; ``--ray-address`` joins an existing one, whose nodes must
-have this package installed and see the same output folder.
+One actor per CPU of the cluster (``num_cpus=1`` each): at high concurrency the harness itself
+is CPU-bound (prompt rendering, parsing, bookkeeping), so one event loop per core uses every
+core, and each actor runs many sessions at once on its loop (its share of ``--concurrency``).
+Actors receive each session with its log so far and its game folder's files, and send every
+finished turn back (``remote.py``); the driver alone writes the run folder. When a node is
+lost, the driver resumes that node's unfinished sessions on the other actors from the last turn
+it saved; finished sessions are kept. The response cache lives in the run folder, which actors
+cannot see: it is not used on Ray (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -12,38 +15,48 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from negotiation.backends.base import FatalError, TransientError
 from negotiation.core.errors import ConfigError
-from negotiation.logs.reading import read_log
-from negotiation.runs.specs import ExperimentPlan
-from negotiation.runs.summary import summarise, write_summary
-from negotiation.runs.sweep import Job, Sweep
+from negotiation.runs.driver import Event
+from negotiation.runs.remote import SessionTask, WorkerRuntime, WorkerSettings
 
 
-def run_one_session(game_dir: str, incentives: dict[str, str], parties: list[str],
-                    log_path: str, log_json: str, base_url: str | None) -> str:
-    """Run one session to its end inside a Ray worker; returns the final status."""
-    from negotiation.games.loader import load_game
-    from negotiation.logs.records import SessionLog
+class SessionActor:
+    """A Ray actor: a ``WorkerRuntime`` on the actor's event loop, events kept until drained."""
 
-    game = load_game(Path(game_dir), incentives, parties)
-    log = SessionLog.model_validate_json(log_json)
-    plan = ExperimentPlan(name="ray-task", out=Path(log_path).parent, sessions=(), concurrency=1)
-    job = Job(game, log, Path(log_path), base_url=base_url)
-    sweep = Sweep(plan, [job])
-    try:
-        asyncio.run(sweep.run())
-    except (FatalError, TransientError) as err:  # the log already records the failure
-        return f"failed: {err}"
-    return job.log.status
+    def __init__(self, settings: WorkerSettings) -> None:
+        import ray
+
+        context = ray.get_runtime_context()
+        self.name = f"{os.getpid()}@node-{context.get_node_id()[:12]}"
+        self.events: list[Event] = []
+        self.runtime = WorkerRuntime(self.name, settings, self.events.append)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, task: SessionTask) -> None:
+        """Begin one session in the background."""
+        job = asyncio.get_running_loop().create_task(self.runtime.run(task))
+        self.tasks.add(job)
+        job.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> list[Event]:
+        """The events since the last drain."""
+        events, self.events[:] = list(self.events), []
+        return events
+
+    async def stop(self) -> None:
+        """Cancel the running sessions (they stay resumable at the driver)."""
+        for job in list(self.tasks):
+            job.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.runtime.aclose()
 
 
-def _init_ray(address: str | None) -> Any:
+def init_ray(address: str | None) -> Any:
+    """Join ``address``, or start a local cluster (no dashboard, no token file)."""
     try:
         import ray
     except ImportError:
@@ -58,34 +71,64 @@ def _init_ray(address: str | None) -> Any:
     return ray
 
 
-def _submit(ray: Any, remote: Any, job: Job) -> Any:
-    return remote.remote(str(job.game.scoring.path),
-                         {p.name: p.incentive for p in job.game.parties},
-                         [p.name for p in job.game.parties], str(job.path),
-                         job.log.model_dump_json(), job.base_url)
+class RayTransport:
+    """One ``SessionActor`` per CPU of the cluster."""
 
+    def __init__(self, address: str | None,
+                 settings_for: Callable[[int], WorkerSettings]) -> None:
+        self.ray = init_ray(address)
+        count = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        self.settings = settings_for(count)
+        actor = self.ray.remote(num_cpus=1, max_restarts=0)(SessionActor)
+        self.actors = {str(i): actor.remote(self.settings) for i in range(count)}
+        self._lost: list[str] = []
+        self._late: list[tuple[str, Event]] = []
+        self._drains: dict[Any, str] = {}
+        """Outstanding ``drain`` calls: a drain empties the actor's buffer, so its result must
+        be collected (never abandoned after a short wait) before the next one is sent."""
 
-def run_jobs_ray(plan: ExperimentPlan, jobs: list[Job], address: str | None = None,
-                 on_event: Callable[[str, Job], None] | None = None) -> dict[str, Any]:
-    """Run the unfinished jobs as Ray tasks, at most ``plan.concurrency`` at a time."""
-    ray = _init_ray(address)
-    remote = ray.remote(num_cpus=0)(run_one_session)
-    start = time.monotonic()
-    if True:  # the caller holds the run lock (sweep.open_run)
-        pending = [j for j in jobs if j.log.status != "complete"]
-        running: dict[Any, Job] = {}
+    def workers(self) -> list[str]:
+        return list(self.actors)
+
+    def capacity(self, worker: str) -> int:
+        return self.settings.concurrency
+
+    def submit(self, worker: str, task: SessionTask) -> None:
+        self.actors[worker].start.remote(task)
+
+    def poll(self, timeout: float) -> list[tuple[str, Event]]:
+        if self._late or not self.actors:
+            events, self._late = self._late, []
+            return events
+        waiting = set(self._drains.values())
+        for worker, actor in self.actors.items():
+            if worker not in waiting:
+                self._drains[actor.drain.remote()] = worker
+        ready, _ = self.ray.wait(list(self._drains), num_returns=len(self._drains),
+                                 timeout=max(timeout, 0.01))
+        events: list[tuple[str, Event]] = []
+        for ref in ready:
+            worker = self._drains.pop(ref)
+            try:
+                events += [(worker, e) for e in self.ray.get(ref)]
+            except self.ray.exceptions.RayError:  # the actor (its node) is gone
+                self.actors.pop(worker, None)
+                self._lost.append(worker)
+        return events
+
+    def lost(self) -> list[str]:
+        gone, self._lost = self._lost, []
+        return gone
+
+    def stop(self) -> None:
+        """Cancel every actor's sessions, keep the events they sent until then, end them."""
+        stops = [a.stop.remote() for a in self.actors.values()]
         try:
-            while pending or running:
-                while pending and len(running) < plan.concurrency:
-                    job = pending.pop(0)
-                    running[_submit(ray, remote, job)] = job
-                done, _ = ray.wait(list(running), num_returns=1)
-                job = running.pop(done[0])
-                status = ray.get(done[0])
-                job.log = read_log(job.path)
-                if on_event is not None:
-                    on_event("done" if status == "complete" else "failed", job)
-        finally:
-            summary = summarise(plan, jobs, time.monotonic() - start, {"executor": "ray"})
-            write_summary(plan, summary)
-    return summary
+            self.ray.get(stops, timeout=30)
+        except self.ray.exceptions.RayError:
+            pass
+        late = self.poll(10.0)  # the drains sent before the stop (and fresh ones)...
+        late += self.poll(10.0)  # ...then one more of every actor, after the stop
+        for actor in self.actors.values():
+            self.ray.kill(actor)
+        self.actors, self._late, self._drains = {}, late, {}

@@ -77,6 +77,8 @@ class ExperimentPlan:
     """Stop launching sessions once the estimated cost would exceed this (price-table units)."""
     prices: Path | None = None
     """Price table (``prices.yaml``) used for cost estimates."""
+    workers: int = 1
+    """Worker processes on this machine (the parent drives them and writes the run folder)."""
     cache: CacheSetting = "on"
     """The run's response cache: on (answer repeats from it), off, or replay (answer only from
     it: no model is called)."""

@@ -215,21 +215,38 @@ class RunHandle:
     """The signal that stopped the sweep, if one did."""
 
     def execute(self, on_event: EventFn | None = None, guard: CostGuard | None = None,
-                counters: Counters | None = None) -> dict[str, Any]:
-        """Run the unfinished jobs in this process; write and return the summary."""
-        sweep = Sweep(self.plan, self.jobs, on_event or (lambda kind, job: None),
-                      counters or Counters(), guard)
-        start = time.monotonic()
+                counters: Counters | None = None, executor: str = "asyncio",
+                ray_address: str | None = None) -> dict[str, Any]:
+        """Run the unfinished jobs (in this process, in ``plan.workers`` worker processes, or
+        on Ray); write and return the summary."""
+        on_event, counters = on_event or (lambda kind, job: None), counters or Counters()
+        start, extra = time.monotonic(), {}
         try:
-            self.interrupted = run_until_signal(sweep.run())
+            extra = self._run(on_event, guard, counters, executor, ray_address)
         finally:
-            summary = summarise(self.plan, self.jobs, time.monotonic() - start, {
-                "stopped_for_cost": sweep.stopped_for_cost,
-                "interrupted": signal.Signals(self.interrupted).name if self.interrupted else None,
-                "cache": {"hits": sweep.cache.hits, "misses": sweep.cache.misses}
-                if sweep.cache is not None else None})
+            name = signal.Signals(self.interrupted).name if self.interrupted else None
+            summary = summarise(self.plan, self.jobs, time.monotonic() - start,
+                                {**extra, "interrupted": name, "executor": executor,
+                                 "workers": self.plan.workers})
             write_summary(self.plan, summary)
         return summary
+
+    def _run(self, on_event: EventFn, guard: CostGuard | None, counters: Counters,
+             executor: str, ray_address: str | None) -> dict[str, Any]:
+        from negotiation.runs import executors
+
+        if executor == "ray" or self.plan.workers > 1:
+            driver = executors.on_ray(self.plan, self.jobs, on_event, guard, counters,
+                                      ray_address) if executor == "ray" else \
+                executors.in_workers(self.plan, self.jobs, on_event, guard, counters)
+            self.interrupted = driver.interrupted
+            return {"stopped_for_cost": driver.stopped_for_cost}
+        sweep = Sweep(self.plan, self.jobs, on_event, counters, guard)
+        self.interrupted = run_until_signal(sweep.run())
+        cache = sweep.cache
+        return {"stopped_for_cost": sweep.stopped_for_cost,
+                "cache": {"hits": cache.hits, "misses": cache.misses}
+                if cache is not None else None}
 
 
 def run_until_signal(coroutine: Any) -> int | None:
