@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evaluation.inspect_logs import EVAL_SUFFIX, find_eval_files, read_eval_logs
 from evaluation.ld_formats import read_answers, read_history
 from evaluation.sessiondata import (
     Ballot,
@@ -53,6 +54,7 @@ from negotiation.logs.reading import (
     read_log,
 )
 from negotiation.logs.records import SessionLog
+from negotiation.protocol.echo import template_echo
 
 __all__ = ["FORMATS", "Ballot", "ReadError", "ReadOptions", "RunData", "SessionData", "Utterance",
            "detect_format", "find_files", "from_log", "read_file", "read_native", "read_run"]
@@ -127,14 +129,17 @@ def from_log(path: Path, log: SessionLog, options: ReadOptions) -> SessionData:
                    + [log.proposer])
     utterances = tuple(
         Utterance(t.index, t.party, t.phase, t.public, t.scratchpad, t.format_ok,
-                  t.input_tokens, t.output_tokens) for t in log.turns if t.phase.is_public)
+                  t.input_tokens, t.output_tokens,
+                  template_echo(t.prompt, t.public, t.scratchpad, t.plan, t.deal, t.phase))
+        for t in log.turns if t.phase.is_public)
     ballots = tuple(
         Ballot(t.party, t.vote, None if t.finish_reason == "skipped" else t.format_ok,
                t.input_tokens, t.output_tokens) for t in log.turns if t.phase is Phase.VOTE)
     vote_passes = log.vote_outcome.passes if log.vote and log.vote_outcome else None
     return SessionData(path, "native", scoring, log.status == "complete", utterances, ballots,
                        vote_passes, log.seed, log.session_index, log.run_name,
-                       {p.name: p.model for p in log.parties}, log=log)
+                       {p.name: p.model for p in log.parties},
+                       {p.name: p.structured for p in log.parties}, log=log)
 
 
 def read_native(path: Path, raw: bytes, options: ReadOptions) -> SessionData:
@@ -177,11 +182,25 @@ def _error(run: RunData, line: str) -> None:
     run.errors.append({"path": path, "error": reason or line})
 
 
+def _read_eval(run: RunData, path: Path, root: Path, options: ReadOptions) -> None:
+    """The sessions of an inspect_ai ``.eval`` file (``evaluation.inspect_logs``)."""
+    found = read_eval_logs(path, root)
+    for line in found.problems:
+        _error(run, line)
+    for item in found.entries:
+        try:
+            run.sessions.append(from_log(item.path, item.log, options))
+        except ReadError as err:
+            run.errors.append({"path": str(err.path), "error": err.reason})
+
+
 def read_run(path: Path, options: ReadOptions) -> RunData:
     """Read every log under PATH; errors are collected per file, never raised.
 
     Native logs come from the one loader (``negotiation.logs.reading``: safe files, every
     format version, validation, duplicates); a file named explicitly is read by its content.
+    inspect_ai ``.eval`` files (named, or found in a folder) give the session logs their
+    samples carry (``evaluation.inspect_logs``).
     """
     run = RunData(path)
     if not path.exists():
@@ -203,9 +222,13 @@ def read_run(path: Path, options: ReadOptions) -> RunData:
                 run.errors.append({"path": str(err.path), "error": err.reason})
         problems: list[str] = []
         files = find_files(path, problems, LD_PATTERNS)
+        files += find_eval_files(path, problems)
         for line in problems:
             _error(run, line)
     for file in files:
+        if file.suffix == EVAL_SUFFIX:
+            _read_eval(run, file, root, options)
+            continue
         try:
             run.sessions.append(read_file(file, options, root, cache))
         except ReadError as err:

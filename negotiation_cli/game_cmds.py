@@ -14,6 +14,7 @@ from negotiation.core.phases import PROMPT_PHASES, Phase
 from negotiation.games.check import render_text, summary, validate
 from negotiation.games.loader import DEFAULT_GAMES_DIR, load_game, resolve_game_path
 from negotiation.protocol.prompting import PromptBuilder, preview_observation
+from negotiation.protocol.turn_schema import TurnSchema
 from negotiation_cli.loading import say
 
 
@@ -69,6 +70,9 @@ def add_prompt(p: argparse.ArgumentParser) -> None:
     p.add_argument("game", help="game folder name or path")
     p.add_argument("--party", required=True, help="display name of the party")
     p.add_argument("--turn", choices=PROMPT_PHASES, default=Phase.ROUND.value)
+    p.add_argument("--structured", choices=("off", "grammar", "json"), default="off",
+                   help="show the prompt of a constrained seat, then its turn's grammar or "
+                        "JSON Schema (docs/structured.md)")
     add_games_dir(p)
 
 
@@ -82,8 +86,14 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         raise ConfigError(f"no party named {args.party!r} in {game.name} (parties: {names})") from None
     builder = PromptBuilder(game)
     speaker = args.party if args.party in party.speakers else party.speakers[0]
+    obs = preview_observation(game, party, speaker, Phase(args.turn))
     say("=== system ===")
     say(builder.initial(party, speaker))
     say(f"=== user ({args.turn}) ===")
-    say(builder.user_message(preview_observation(game, party, speaker, Phase(args.turn))))
+    say(builder.user_message(obs, args.structured))
+    schema = None if args.structured == "off" else TurnSchema.for_observation(obs)
+    if schema is not None:
+        say(f"=== {args.structured} (key {schema.key}, max_tokens {schema.max_tokens()}) ===")
+        say(schema.gbnf() if args.structured == "grammar"
+            else json.dumps(schema.json_schema(), indent=2))
     return 0

@@ -10,7 +10,7 @@ from negotiation.core.game import VETO_ROLES
 from negotiation.core.phases import Phase
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("negotiation_cli", "evaluation", "negotiation")
+PACKAGES = ("negotiation_cli", "evaluation", "negotiation", "negotiation_inspect")
 LAYERS = {
     # a package may import only the packages listed for it (and itself)
     "negotiation.core": set(),
@@ -89,6 +89,28 @@ def test_no_cycle_between_top_level_packages() -> None:
     assert ("negotiation", "evaluation") not in edges
     assert ("evaluation", "negotiation_cli") not in edges
     assert ("negotiation", "negotiation_cli") not in edges
+
+
+def test_only_the_inspect_extension_imports_inspect() -> None:
+    """``negotiation_inspect`` sits on top: nothing else imports it, and inspect_ai is
+    imported only there and by the reader of ``.eval`` files (inside a function), so the
+    harness runs without the ``inspect`` extra."""
+    lazy_reader = "evaluation.inspect_logs"
+    wrong = []
+    for name, path in modules().items():
+        if name.split(".")[0] == "negotiation_inspect":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = set(tree.body) if name == lazy_reader else set()
+        for node in ast.walk(tree):
+            if name == lazy_reader and node not in top and isinstance(node, ast.ImportFrom) \
+                    and (node.module or "").startswith("inspect_ai"):
+                continue
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            wrong += [(name, n) for n in names
+                      if n.split(".")[0] in ("negotiation_inspect", "inspect_ai")]
+    assert wrong == []
 
 
 def _literals(node: ast.AST) -> list[ast.Constant]:

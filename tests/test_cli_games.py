@@ -138,6 +138,12 @@ def test_check_base_json_subprocess(tmp_path: Path) -> None:
     assert result["unanimous"] == {">=": 12, ">": 6}
     for key in ("feasible", "unanimous"):
         assert all(type(v) is int for v in result[key].values())
+    assert result["roles"] == {  # inspect's --model-role names
+        "sportco": "SportCo", "department_of_tourism": "Department of Tourism",
+        "environmental_league": "Environmental League", "mayor": "Mayor",
+        "other_cities": "Other cities", "local_labour_union": "Local Labour Union",
+        "p1": "SportCo", "p2": "Department of Tourism", "summarizer": "@summarizer",
+        "moderator": "@moderator"}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,6 +176,7 @@ def test_check_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "with >=: feasible 55 (7.6%), unanimous 12" in out
     assert "with > : feasible 37 (5.1%), unanimous 6" in out
     assert "initial deal: A1,B1,C4,D1,E5" in out
+    assert "model roles (inspect --model-role): sportco=SportCo, " in out
 
 
 def test_check_by_name_in_games_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,3 +256,23 @@ def test_check_huge_initial_deal_number_exits_2(tmp_path: Path,
     folder = small_game(tmp_path, initial_deal="A" + "9" * 5000 + ",B1")
     status, _, err = run_cli(["check", str(folder)], capsys)
     assert status == 2 and err.startswith(f"error: {folder / 'initial_deal.txt'}:1: ")
+
+
+def test_prompt_and_check_show_the_structured_turn(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(["prompt", "base", "--party", "Mayor", "--turn", "final",
+                              "--structured", "grammar"], capsys)
+    assert status == 0
+    grammar = out.split("=== grammar (key ", 1)[1]
+    assert 'iA ::= "A1" | "A2" | "A3"\n' in grammar and '"A4"' not in grammar
+    assert 'iE ::= "E1" | "E2" | "E3" | "E4" | "E5"' in grammar
+    status, out, _ = run_cli(["prompt", "base", "--party", "Mayor", "--turn", "vote",
+                              "--structured", "json"], capsys)
+    schema = json.loads(out.split("=== json (key ", 1)[1].split("\n", 1)[1])
+    assert schema["properties"]["vote"]["enum"] == ["ACCEPT", "REJECT"]
+    status, out, _ = run_cli(["check", "base", "--json"], capsys)
+    turns = json.loads(out)["structured"]
+    assert list(turns) == ["opening", "round", "final", "vote"]
+    opening = turns["opening"]["json_schema"]["properties"]
+    assert opening["deal"]["properties"]["C"]["enum"] == ["C1", "C2", "C3", "C4"]
+    assert "(\" <DEAL>\" deal" in turns["round"]["grammar"]  # optional in discussion turns
+    assert "message \" <DEAL>\" deal" in turns["final"]["grammar"]  # required in the final

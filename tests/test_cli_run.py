@@ -127,19 +127,26 @@ def test_export_cli(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python missing")
-def test_embedded_model_short_session(tmp_path: Path) -> None:
-    code = main(["--game", "base", "--rounds", "1", "--no-vote", "--max-tokens", "24",
-                 "--quiet", "--out", str(tmp_path), "--name", "local"])
+def test_default_main_job(tmp_path: Path) -> None:
+    """``python main.py --game base`` as the README runs it (every default: embedded model,
+    structured auto): every answer follows the format, none is cut, p1 names a final deal, the
+    mode is logged as grammar, and llama.cpp reuses each party's KV state."""
+    code = main(["--game", "base", "--quiet", "--out", str(tmp_path), "--name", "default"])
     assert code == 0
     log = load_log(_logs(tmp_path)[0])
-    assert log.status == "complete" and len(log.turns) == 3
-    assert all(p.model == "llamacpp:smollm2" for p in log.parties)
-    assert all(t.output_tokens > 0 and t.raw_output for t in log.turns)
-    assert all("prompt_tokens_evaluated" in t.extra for t in log.turns)
-    # p1's final proposal reuses its KV state from the opening: far fewer tokens evaluated
-    opening, final = log.turns[0], log.turns[-1]
+    assert log.status == "complete"
+    assert all(p.model == "llamacpp:smollm2" and p.structured == "grammar" for p in log.parties)
+    party_turns = [t for t in log.turns if t.phase.is_party]
+    assert len(party_turns) == len(log.turns) == 1 + 24 + 1 + 5  # opening, rounds, final, votes
+    assert all(t.constrained and t.format_ok for t in party_turns), [
+        (t.index, t.parse_issues, t.repairs) for t in party_turns if not t.format_ok]
+    assert all(t.finish_reason == "stop" for t in party_turns)
+    assert log.final_deal is not None and log.turns[-6].deal_source == "tag"
+    assert all(t.vote in ("ACCEPT", "REJECT") for t in log.turns[-5:])
+    # p1's final proposal reuses its KV state: far fewer prompt tokens evaluated than sent
+    final = log.turns[-6]
+    assert final.party == "SportCo"
     assert final.extra["prompt_tokens_evaluated"] < final.input_tokens
-    assert opening.party == final.party == "SportCo"
 
 
 def test_export_training_cli(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from negotiation.games.loader import load_scoring
 from negotiation.logs.reading import load_logs
 from negotiation.logs.reading import read_log as load_log
 from negotiation.logs.records import comparable
-from negotiation.protocol.engine import plan_steps
+from negotiation.protocol.progress import plan_steps
 from negotiation.protocol.prompting import PromptBuilder
 from negotiation.protocol.seats import Observation, Seat, SeatReply
 from negotiation.runs.setup import RunSettings

@@ -41,7 +41,7 @@ from negotiation.core.rules import accepts, score
 from negotiation.logs.journal import JournalSink
 from negotiation.logs.reading import load_logs
 from negotiation.logs.records import SessionLog
-from negotiation.protocol.engine import total_steps
+from negotiation.protocol.progress import total_steps
 from negotiation_cli import main
 from tests.fakes.fake_llm_server import FakeLLMServer
 from tests.fakes.negotiation_replies import replies

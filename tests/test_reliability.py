@@ -340,15 +340,15 @@ def test_disk_full_is_one_line_and_keeps_what_was_written(
         ) -> None:
     from negotiation.logs import journal
 
-    real, calls = journal._append, [0]
+    real, calls = journal._write_all, [0]
 
-    def full(path: Path, data: bytes) -> None:
+    def full(fd: int, data: bytes) -> None:
         calls[0] += 1
         if calls[0] > 5:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
+            raise OSError(errno.ENOSPC, "No space left on device")  # as os.write: no file name
+        real(fd, data)
 
-    monkeypatch.setattr(journal, "_append", full)
+    monkeypatch.setattr(journal, "_write_all", full)
     code = main(["--game", "base", "--model", "scripted:rational", "--rounds", "8",
                  "--out", str(tmp_path), "--name", "full", "--quiet"])
     err = capsys.readouterr().err

@@ -38,7 +38,7 @@ from negotiation.core.rules import accepts, score
 from negotiation.logs.journal import JOURNAL_SUFFIX
 from negotiation.logs.reading import LoadedLog, LogReadError, find_logs, load_logs
 from negotiation.logs.records import SessionLog, TurnRecord
-from negotiation.protocol.engine import total_steps
+from negotiation.protocol.progress import total_steps
 
 HOST = "127.0.0.1"
 POLL_MS = 1000

@@ -6,9 +6,11 @@ templates changed since); the user message is rendered from the observation ever
 
 With a structured mode (``agents/structured.py``) each call carries the turn's schema as a
 constraint, ``max_tokens`` comes from the schema (so a constrained answer is never cut), and
-the answer is read for what it is: the tagged format (grammar mode) or a JSON object (json
-mode). A JSON answer that is not JSON of the schema (a server that ignored the constraint) is
-read as free text, and the turn is recorded as not constrained.
+the answer is read for what it is: a JSON object (json mode), or the tagged format read by the
+grammar's own structure (grammar mode; the deal is its DEAL tag, so options a small model copies
+into its prose are neither a deal nor a conflict). An answer without that structure (a server
+that ignored the constraint) is read by the free-text parser, and the turn is recorded as not
+constrained.
 """
 
 from __future__ import annotations
@@ -87,13 +89,16 @@ class LLMSeat:
     def read(self, completion: Completion, obs: Observation,
              schema: TurnSchema | None) -> tuple[Action, ParseReport, bool]:
         """(action, parse record, whether the answer follows its constraint)."""
+        found = None
         if schema is not None and self.structured == "json":
             found = schema.read_json(completion.text)
-            if found is not None:
-                action, problems = found
-                report = dataclasses.replace(structured_report(action, obs.phase),
-                                             issues=tuple(problems), format_ok=not problems)
-                return action, report, completion.constrained and not problems
+        elif schema is not None and completion.constrained:
+            found = schema.read_tagged(completion.text)
+        if found is not None:
+            action, problems = found
+            report = dataclasses.replace(structured_report(action, obs.phase),
+                                         issues=tuple(problems), format_ok=not problems)
+            return action, report, completion.constrained and not problems
         action, report = read_answer(completion.text, obs)
         constrained = schema is not None and self.structured == "grammar" and \
             completion.constrained and report.format_ok

@@ -18,7 +18,7 @@ from negotiation.agents.llm import LLMSeat
 from negotiation.agents.oracle import OracleSeat
 from negotiation.agents.planner import PlannerSeat
 from negotiation.agents.scripted import POLICIES, ScriptedHelper, ScriptedSeat
-from negotiation.agents.specs import parse_spec
+from negotiation.agents.specs import EXTERNAL_KINDS, parse_spec
 from negotiation.agents.structured import OFF, own_deals
 from negotiation.backends.base import Backend, GenerateConfig
 from negotiation.backends.registry import ModelSpec, create_backend
@@ -26,7 +26,7 @@ from negotiation.core.errors import ConfigError
 from negotiation.core.game import Game
 from negotiation.core.phases import HelperRole
 from negotiation.logs.records import PartyRecord, SessionLog
-from negotiation.protocol.prompting import PromptBuilder
+from negotiation.protocol.prompting import PromptBuilder, prompt_builder
 from negotiation.protocol.seats import Seat
 from negotiation.protocol.turn_schema import Bounds
 
@@ -79,6 +79,9 @@ def make_seat(spec: ModelSpec, name: str, game: Game, log: SessionLog, prompts: 
     """The seat for one party (or ``@helper``) of one session."""
     if spec.provider == "scripted":
         return _scripted(spec.model, game, name, prompts, systems)
+    if spec.provider in EXTERNAL_KINDS:
+        raise ConfigError(f"{spec} was played through inspect_ai; run it with `inspect eval` "
+                          "(docs/inspect.md), or name a model backend")
     if spec.provider == "human":
         if name.startswith("@"):
             raise ConfigError(f"a person cannot play the {name[1:]}")
@@ -100,7 +103,7 @@ def make_seats(game: Game, log: SessionLog, base_url: str | None = None,
                resources: SeatResources | None = None) -> dict[str, Seat]:
     """One seat per party and per helper role the log names."""
     resources = resources if resources is not None else SeatResources()
-    prompts = PromptBuilder(game)
+    prompts = prompt_builder(game)
     seats: dict[str, Seat] = {}
     for record in log.parties:
         party = game.scoring.party(record.name)

@@ -1,8 +1,8 @@
 """Model spec strings: which seat (and which model) plays a party.
 
 A spec is ``kind:name[@base_url]``: a model backend (``openai:gpt-4o``, ``llamacpp:smollm2``,
-see ``negotiation.backends.registry``) or a seat that needs no model (``scripted:<policy>``,
-``human:terminal``). The names of the paper's config files (``gpt-4-low``, ``hf_<name>``,
+see ``negotiation.backends.registry``), a seat that needs no model (``scripted:<policy>``,
+``human:terminal``) or a model that inspect_ai called (``inspect:provider/model``, in logs only). The names of the paper's config files (``gpt-4-low``, ``hf_<name>``,
 ``gemini-1.0-pro-001``) and ``default`` (the embedded local model) are mapped to specs first.
 """
 
@@ -14,7 +14,11 @@ from negotiation.core.errors import ConfigError
 DEFAULT_SPEC = "llamacpp:smollm2"
 SEAT_KINDS: tuple[str, ...] = ("scripted", "human")
 """Seats that decide without a model backend."""
-KINDS: tuple[str, ...] = (*PROVIDERS, *SEAT_KINDS)
+EXTERNAL_KINDS: tuple[str, ...] = ("inspect",)
+"""Seats played by something outside this harness: ``inspect:provider/model`` is a model that
+inspect_ai called (``negotiation_inspect``); such specs appear in logs, and ``main.py`` cannot
+seat them."""
+KINDS: tuple[str, ...] = (*PROVIDERS, *SEAT_KINDS, *EXTERNAL_KINDS)
 ORACLE_POLICIES: frozenset[str] = frozenset({"oracle"})
 """Scripted policies that see every party's score sheet (labelled "oracle" in leaderboards)."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from negotiation.agents.specs import SEAT_KINDS, parse_spec
+from negotiation.agents.specs import EXTERNAL_KINDS, SEAT_KINDS, parse_spec
 from negotiation.backends.base import Constraint, StructuredMode
 from negotiation.core.deal_space import MAX_DEALS, all_scores
 from negotiation.core.errors import ConfigError
@@ -38,7 +38,7 @@ def resolve_mode(requested: str, model: str) -> str:
     if requested not in MODES:
         raise ConfigError(f"--structured must be one of {', '.join(MODES)}, got {requested!r}")
     spec = parse_spec(model)
-    if spec.provider in SEAT_KINDS or requested == OFF:
+    if spec.provider in SEAT_KINDS or spec.provider in EXTERNAL_KINDS or requested == OFF:
         return OFF
     if requested == "auto":
         return AUTO.get(spec.provider, OFF)

@@ -3,10 +3,19 @@
 Translates messages to one async ``generate_content`` call of ``google-genai`` and sorts its
 exceptions into ``TransientError`` / ``FatalError``. The SDK's own retries are off (one
 attempt): the retry wrapper owns that policy. The API key never appears in messages or reprs.
+
+Structured turns (``GenerateConfig.constraint`` in mode ``json``) set
+``response_mime_type="application/json"`` and ``response_schema``. That field takes Gemini's
+``Schema``, a subset of OpenAPI 3.0, not JSON Schema, so the strict schema is converted
+(``gemini_schema``): ``anyOf: [X, {"type": "null"}]`` becomes X with ``nullable: true``,
+``additionalProperties`` is dropped (the Developer API refuses it; a response schema only ever
+yields the properties it lists), and ``propertyOrdering`` keeps the fields in the schema's
+order, so the model writes its scratchpad before its message. Gemini takes no grammar.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import time
@@ -16,13 +25,16 @@ from negotiation.backends.base import (
     MALFORMED,
     Backend,
     Completion,
+    Constraint,
     FatalError,
     GenerateConfig,
     Message,
+    StructuredMode,
     TransientError,
     count_of,
     malformed_reply,
 )
+from negotiation.backends.structured import require_mode
 from negotiation.backends.wrappers import retry_after_seconds
 
 try:
@@ -56,7 +68,13 @@ _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
 
 
 class GeminiBackend(Backend):
-    """One Gemini model through ``client.aio.models.generate_content``."""
+    """One Gemini model through ``client.aio.models.generate_content``.
+
+    Takes ``json`` constraints (``response_schema``); ``Completion.constrained`` is True when
+    the schema was sent with the request.
+    """
+
+    structured_modes: tuple[StructuredMode, ...] = ("json",)
 
     @property
     def max_concurrency(self) -> int:
@@ -77,6 +95,7 @@ class GeminiBackend(Backend):
         await self._client.aio.aclose()
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        constraint = require_mode(self.spec, self.structured_modes, config.constraint)
         system, contents = split_messages(messages)
         started = time.perf_counter()
         try:
@@ -91,9 +110,10 @@ class GeminiBackend(Backend):
         except MALFORMED as error:  # the SDK could not decode the reply
             raise malformed_reply(self.spec, error) from None
         try:
-            return _to_completion(response, time.perf_counter() - started, self.model)
+            completion = _to_completion(response, time.perf_counter() - started, self.model)
         except MALFORMED as error:
             raise malformed_reply(self.spec, error) from None
+        return dataclasses.replace(completion, constrained=constraint is not None)
 
 
 def split_messages(messages: list[Message]) -> tuple[str | None, list[Any]]:
@@ -106,7 +126,12 @@ def split_messages(messages: list[Message]) -> tuple[str | None, list[Any]]:
 
 
 def generation_config(config: GenerateConfig, system: str | None) -> Any:
-    """The generation settings as a ``GenerateContentConfig`` (with a per-call timeout)."""
+    """The generation settings as a ``GenerateContentConfig`` (with a per-call timeout); a
+    ``json`` constraint adds the JSON mime type and its schema in Gemini's dialect."""
+    structured: dict[str, Any] = {}
+    if config.constraint is not None and config.constraint.mode == "json":
+        structured = {"response_mime_type": "application/json",
+                      "response_schema": response_schema(config.constraint)}
     return types.GenerateContentConfig(
         system_instruction=system,
         temperature=config.temperature,
@@ -115,7 +140,66 @@ def generation_config(config: GenerateConfig, system: str | None) -> Any:
         max_output_tokens=config.max_tokens,
         seed=config.seed,
         http_options=types.HttpOptions(timeout=int(config.timeout_s * 1000)),
+        **structured,
     )
+
+
+def response_schema(constraint: Constraint) -> Any:
+    """The constraint's JSON Schema as a ``google.genai.types.Schema``."""
+    try:
+        return types.Schema.model_validate(gemini_schema(constraint.json_schema))
+    except (ValueError, TypeError) as error:
+        raise FatalError(f"the schema of constraint {constraint.name!r} has no Gemini "
+                         f"equivalent: {' '.join(str(error).split())[:300]}") from None
+
+
+_SCHEMA_KEYS = {"type", "enum", "properties", "required", "items", "description", "nullable",
+                "format", "title", "anyOf", "minItems", "maxItems", "minimum", "maximum"}
+"""JSON Schema keywords kept as they are (the rest, e.g. additionalProperties, are dropped)."""
+
+
+def gemini_schema(schema: Any) -> dict[str, Any]:
+    """A (strict, OpenAI-style) JSON Schema in Gemini's OpenAPI dialect (see the module doc).
+
+    ``anyOf`` with a ``null`` branch becomes ``nullable``; ``"type": [T, "null"]`` too; an
+    object gets ``propertyOrdering`` in the order of its ``properties``.
+    """
+    if not isinstance(schema, dict):
+        raise TypeError(f"a schema must be an object, got {type(schema).__name__}")
+    out: dict[str, Any] = {}
+    branches = schema.get("anyOf")
+    if isinstance(branches, list):
+        kept = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
+        if len(kept) < len(branches):
+            out["nullable"] = True
+        if len(kept) == 1:
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            merged = gemini_schema({**kept[0], **rest})
+            return {**merged, **out}
+        out["anyOf"] = [gemini_schema(b) for b in kept]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) < len(kind):
+            out["nullable"] = True
+        if len(kinds) != 1:
+            raise TypeError(f"cannot express type {kind!r} in a Gemini schema")
+        kind = kinds[0]
+    if kind == "null":
+        raise TypeError("a Gemini schema cannot be only null")
+    for key, value in schema.items():
+        if key not in _SCHEMA_KEYS or key == "anyOf":
+            continue
+        if key == "type":
+            out["type"] = str(kind).upper()
+        elif key == "properties":
+            out["properties"] = {name: gemini_schema(sub) for name, sub in value.items()}
+            out["propertyOrdering"] = list(value)
+        elif key == "items":
+            out["items"] = gemini_schema(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _to_completion(response: Any, latency: float, model: str) -> Completion:

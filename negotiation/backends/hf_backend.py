@@ -6,11 +6,19 @@ arrive while the model is busy, or within a short window of an idle model, wait 
 run as one ``generate``; the outputs are split back to their callers. Requests are grouped by
 generation settings, since one ``generate`` call takes one set. All backends created for the same
 model in a process share one resident model and one queue per event loop.
+
+Structured turns (``GenerateConfig.constraint`` in mode ``grammar``) are decoded under the
+constraint's GBNF through xgrammar: each grammar is compiled once per ``Constraint.key`` against
+the model's tokenizer, and a logits processor keeps one grammar matcher per row, so requests
+with different constraints (and free-text requests) still share one batch; the constraint is
+not part of the grouping. Each row is masked to the tokens its grammar allows, and once its
+grammar is complete only an EOS token, so a constrained answer ends by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import threading
@@ -23,15 +31,19 @@ from typing import Any
 from negotiation.backends.base import (
     Backend,
     Completion,
+    Constraint,
     FatalError,
     GenerateConfig,
     Message,
+    StructuredMode,
     env_number,
 )
+from negotiation.backends.structured import CompiledCache, require_mode
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install torch==2.13.0 transformers==5.23.0"
+XGRAMMAR_HINT = "pip install xgrammar==0.2.9"
 MAX_BATCH_ENV = "NEGOTIATION_HF_MAX_BATCH"
 WINDOW_ENV = "NEGOTIATION_HF_BATCH_WINDOW_S"
 DEFAULT_MAX_BATCH = 8
@@ -41,6 +53,11 @@ CHATML_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 """Used only for tokenizers that ship no chat template."""
+
+
+def xgrammar_available() -> bool:
+    """Whether grammar constraints can be applied (xgrammar is installed)."""
+    return importlib.util.find_spec("xgrammar") is not None
 
 
 def _import_stack() -> tuple[ModuleType, ModuleType]:
@@ -95,6 +112,9 @@ class _Engine:
                        else self.eos_ids[0])
         self.max_positions = getattr(self.model.config, "max_position_embeddings", None)
         self.lock = threading.Lock()
+        self.grammars: CompiledCache[Any] = CompiledCache()
+        self._tokenizer_info: Any = None
+        self._compiler: Any = None
         self.batch_sizes: list[int] = []
         self.batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
             weakref.WeakKeyDictionary())
@@ -119,26 +139,60 @@ class _Engine:
                              f"max_position_embeddings={self.max_positions}")
         return ids
 
-    def run_batch(self, batch: list[list[Message]],
-                  settings: _Settings) -> list[Completion | FatalError]:
-        """Encode, left-pad and generate a whole batch; per-request errors are returned."""
+    def grammar(self, constraint: Constraint) -> Any:
+        """The xgrammar ``CompiledGrammar`` of ``constraint`` (compiled once per key)."""
+        return self.grammars.get(constraint.key, lambda: self._compile(constraint))
+
+    def _compile(self, constraint: Constraint) -> Any:
+        xgr = _import_xgrammar()
+        if self._compiler is None:
+            self._tokenizer_info = xgr.TokenizerInfo.from_huggingface(
+                self.tokenizer, vocab_size=self._vocab_size(), stop_token_ids=self.eos_ids)
+            self._compiler = xgr.GrammarCompiler(self._tokenizer_info)
+        try:
+            return self._compiler.compile_grammar(constraint.gbnf, root_rule_name="root")
+        except (RuntimeError, ValueError) as exc:
+            detail = " ".join(str(exc).split())[:500]
+            raise FatalError(f"xgrammar rejected the grammar of constraint {constraint.name!r} "
+                             f"(key {constraint.key}): {detail}") from exc
+
+    def _vocab_size(self) -> int:
+        """The width of the model's logits (may exceed the tokenizer's vocabulary)."""
+        head = self.model.get_output_embeddings()
+        if head is not None and getattr(head, "weight", None) is not None:
+            return int(head.weight.shape[0])
+        return int(self.model.config.vocab_size)
+
+    def run_batch(self, batch: list[list[Message]], settings: _Settings,
+                  constraints: list[Constraint | None] | None = None
+                  ) -> list[Completion | FatalError]:
+        """Encode, left-pad and generate a whole batch; per-request errors are returned.
+
+        ``constraints`` (one per request, None for free text) constrain rows one by one.
+        """
+        constraints = constraints or [None] * len(batch)
         with self.lock:
             started = time.perf_counter()
-            encoded: list[list[int] | FatalError] = []
-            for messages in batch:
+            encoded: list[tuple[list[int], Any] | FatalError] = []
+            for messages, constraint in zip(batch, constraints):
                 try:
-                    encoded.append(self.encode(messages))
+                    grammar = None if constraint is None else self.grammar(constraint)
+                    encoded.append((self.encode(messages), grammar))
                 except FatalError as exc:
                     encoded.append(exc)
-            good = [ids for ids in encoded if not isinstance(ids, FatalError)]
-            outputs = iter(self._generate(good, settings) if good else [])
+            good = [item for item in encoded if not isinstance(item, FatalError)]
+            outputs = iter(self._generate([ids for ids, _ in good], settings,
+                                          [g for _, g in good]) if good else [])
             if good:
                 self.batch_sizes.append(len(good))
             latency = time.perf_counter() - started
-            return [ids if isinstance(ids, FatalError)
-                    else self._completion(len(ids), next(outputs), latency) for ids in encoded]
+            return [item if isinstance(item, FatalError)
+                    else self._completion(len(item[0]), next(outputs), latency,
+                                          constrained=item[1] is not None)
+                    for item in encoded]
 
-    def _generate(self, prompts: list[list[int]], settings: _Settings) -> list[list[int]]:
+    def _generate(self, prompts: list[list[int]], settings: _Settings,
+                  grammars: list[Any] | None = None) -> list[list[int]]:
         torch = self.torch
         width = max(len(ids) for ids in prompts)
         input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
@@ -148,17 +202,21 @@ class _Engine:
             attention[row, width - len(ids):] = 1
         if settings.seed is not None:
             torch.manual_seed(settings.seed)
+        extra: dict[str, Any] = {}
+        if grammars and any(g is not None for g in grammars):
+            extra["logits_processor"] = [_grammar_processor(_import_xgrammar(), grammars)]
         try:
             with torch.inference_mode():
                 out = self.model.generate(
                     input_ids=input_ids, attention_mask=attention, pad_token_id=self.pad_id,
                     eos_token_id=self.eos_ids, repetition_penalty=1.0,
-                    **settings.generate_kwargs())
+                    **settings.generate_kwargs(), **extra)
         except (RuntimeError, ValueError) as exc:
             raise FatalError(f"generation failed on {self.name}: {exc}") from exc
         return [row[width:].tolist() for row in out]
 
-    def _completion(self, n_input: int, generated: list[int], latency: float) -> Completion:
+    def _completion(self, n_input: int, generated: list[int], latency: float,
+                    constrained: bool = False) -> Completion:
         end = next((i for i, tok in enumerate(generated) if tok in self.eos_ids), None)
         tokens = generated if end is None else generated[:end]
         return Completion(
@@ -166,13 +224,67 @@ class _Engine:
             input_tokens=n_input, output_tokens=len(tokens), latency_s=latency,
             finish_reason="length" if end is None else "stop",
             model_id=os.path.basename(self.name) if os.path.isdir(self.name) else self.name,
-            extra={"prompt_tokens_evaluated": n_input})
+            extra={"prompt_tokens_evaluated": n_input}, constrained=constrained)
+
+
+def _import_xgrammar() -> ModuleType:
+    try:
+        import xgrammar
+    except ImportError as exc:
+        raise FatalError(f"grammar constraints on the hf backend need xgrammar: "
+                         f"{XGRAMMAR_HINT}") from exc
+    return xgrammar
+
+
+def _grammar_processor(xgr: ModuleType, grammars: list[Any]) -> Any:
+    """A logits processor masking each row to its own grammar (None: a free row).
+
+    Like ``xgrammar.contrib.hf.LogitsProcessor`` (one matcher per row, usable for one
+    ``generate`` call), but rows may be unconstrained, masks are filled by xgrammar's threaded
+    ``BatchGrammarMatcher``, and only rows whose grammar is still running are masked (a finished
+    row keeps its logits, so it never sees an all ``-inf`` row).
+    """
+    import transformers
+
+    class GrammarRows(transformers.LogitsProcessor):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.matchers = [None if g is None else xgr.GrammarMatcher(g) for g in grammars]
+            self.rows = [i for i, m in enumerate(self.matchers) if m is not None]
+            self.bitmask: Any = None
+            self.batch = xgr.BatchGrammarMatcher()
+            self.started = False
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if input_ids.shape[0] != len(self.matchers):
+                raise RuntimeError(f"grammar processor built for {len(self.matchers)} rows, "
+                                   f"got {input_ids.shape[0]}")
+            if self.bitmask is None:
+                self.bitmask = xgr.allocate_token_bitmask(len(self.matchers), scores.shape[-1])
+            if self.started:
+                for row in self.rows:
+                    matcher = self.matchers[row]
+                    if not matcher.is_terminated():
+                        token = int(input_ids[row, -1])
+                        if not matcher.accept_token(token):
+                            raise RuntimeError(f"row {row}: token {token} breaks its grammar")
+            self.started = True
+            active = [r for r in self.rows if not self.matchers[r].is_terminated()]
+            if active:
+                self.batch.batch_fill_next_token_bitmask(
+                    [self.matchers[r] for r in active], self.bitmask, indices=active)
+                mask = self.bitmask.to(scores.device)
+                xgr.apply_token_bitmask_inplace(scores, mask, vocab_size=scores.shape[-1],
+                                                indices=active)
+            return scores
+
+    return GrammarRows()
 
 
 @dataclass
 class _Request:
     messages: list[Message]
     future: asyncio.Future[Completion]
+    constraint: Constraint | None = None
 
 
 @dataclass
@@ -185,9 +297,10 @@ class _Batcher:
     queues: dict[_Settings, list[_Request]] = field(default_factory=dict)
     drainer: asyncio.Task[None] | None = None
 
-    async def submit(self, messages: list[Message], settings: _Settings) -> Completion:
+    async def submit(self, messages: list[Message], settings: _Settings,
+                     constraint: Constraint | None = None) -> Completion:
         loop = asyncio.get_running_loop()
-        request = _Request(messages, loop.create_future())
+        request = _Request(messages, loop.create_future(), constraint)
         self.queues.setdefault(settings, []).append(request)
         if self.drainer is None or self.drainer.done():
             self.drainer = loop.create_task(self._drain())
@@ -209,7 +322,8 @@ class _Batcher:
                 continue
             try:
                 results = await asyncio.to_thread(
-                    self.engine.run_batch, [r.messages for r in batch], settings)
+                    self.engine.run_batch, [r.messages for r in batch], settings,
+                    [r.constraint for r in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every caller of this batch
                 results = [exc] * len(batch)
             for request, result in zip(batch, results):
@@ -222,7 +336,11 @@ class _Batcher:
 
 
 class HFBackend(Backend):
-    """A handle on a shared resident model; cheap to create one per party."""
+    """A handle on a shared resident model; cheap to create one per party.
+
+    Takes ``grammar`` constraints (GBNF, through xgrammar) when xgrammar is installed;
+    ``Completion.constrained`` is True when the answer was decoded under one.
+    """
 
     local = True
 
@@ -232,18 +350,23 @@ class HFBackend(Backend):
         self._max_batch = max_batch
         self._window_s = window_s
 
+    @property  # type: ignore[override]
+    def structured_modes(self) -> tuple[StructuredMode, ...]:
+        return ("grammar",) if xgrammar_available() else ()
+
     @property
     def batch_sizes(self) -> list[int]:
         """Sizes of every batch the shared model ran so far (for tests and diagnostics)."""
         return self.engine.batch_sizes
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        constraint = require_mode(self.spec, self.structured_modes, config.constraint)
         loop = asyncio.get_running_loop()
         batcher = self.engine.batchers.get(loop)
         if batcher is None:
             batcher = _Batcher(self.engine, self._max_batch, self._window_s)
             self.engine.batchers[loop] = batcher
-        return await batcher.submit(list(messages), _Settings.of(config))
+        return await batcher.submit(list(messages), _Settings.of(config), constraint)
 
     @property
     def max_concurrency(self) -> int:

@@ -9,19 +9,29 @@ All backends naming the same GGUF share one resident model (``_ENGINES``), seria
 
 ``Completion.extra["prompt_tokens_evaluated"]`` is measured, not estimated: it is the length of
 the first ``eval`` call of each generation (the prompt suffix not found in the KV cache).
+
+Structured turns (``GenerateConfig.constraint`` in mode ``grammar``) are decoded under the
+constraint's GBNF (``grammar=`` of ``create_completion``; llama.cpp's grammar sampler runs over
+the whole vocabulary, about +8-10 ms/token for SmolLM2 on 2 cores). ``LlamaGrammar.from_string``
+does not validate, and llama.cpp segfaults inside ``create_completion`` on a grammar it cannot
+parse, so every grammar is first parsed once with ``llama_sampler_init_grammar`` (NULL: invalid,
+a ``FatalError`` carrying llama.cpp's parse message) and then cached by ``Constraint.key``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import importlib.util
 import logging
 import os
+import tempfile
 import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,11 +39,14 @@ from typing import Any
 from negotiation.backends.base import (
     Backend,
     Completion,
+    Constraint,
     FatalError,
     GenerateConfig,
     Message,
+    StructuredMode,
     env_number,
 )
+from negotiation.backends.structured import CompiledCache, require_mode
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +143,7 @@ class _Engine:
         self._owner: str | None = None
         self._max_states = max_states
         self._formatter = self._make_formatter()
+        self.grammars: CompiledCache[Any] = CompiledCache()
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
 
@@ -161,6 +175,17 @@ class _Engine:
                                    add_bos=not result.added_special, special=True)
         stop = result.stop if isinstance(result.stop, list) else [result.stop]
         return tokens, [s for s in stop if s]
+
+    def grammar(self, constraint: Constraint) -> Any:
+        """The validated ``LlamaGrammar`` of ``constraint`` (parsed once per key)."""
+        return self.grammars.get(constraint.key, lambda: self._compile(constraint))
+
+    def _compile(self, constraint: Constraint) -> Any:
+        problem = grammar_problem(self.llama_cpp, self.llm._model.vocab, constraint.gbnf)
+        if problem is not None:
+            raise FatalError(f"llama.cpp rejected the grammar of constraint {constraint.name!r} "
+                             f"(key {constraint.key}): {problem[:500]}")
+        return self.llama_cpp.LlamaGrammar.from_string(constraint.gbnf, verbose=False)
 
     def _save_state(self) -> Any:
         """Like ``Llama.save_state`` minus its ~100 MB copy of the logits matrix (unused:
@@ -198,11 +223,17 @@ class _Engine:
             if len(tokens) >= self.n_ctx:
                 raise FatalError(f"prompt has {len(tokens)} tokens but the llama.cpp context "
                                  f"holds n_ctx={self.n_ctx}; raise {N_CTX_ENV}")
+            grammar = None if config.constraint is None else self.grammar(config.constraint)
+            if grammar is not None and len(tokens) + config.max_tokens >= self.n_ctx:
+                # llama-cpp-python would silently lower max_tokens and cut the answer
+                raise FatalError(f"a constrained turn needs its prompt ({len(tokens)} tokens) "
+                                 f"plus max_tokens={config.max_tokens} inside n_ctx={self.n_ctx}; "
+                                 f"raise {N_CTX_ENV}")
             self.switch_to(config.cache_key)
             started = time.perf_counter()
             self.llm.first_eval = None
             try:
-                result = self.llm.create_completion(prompt=tokens, stop=stop,
+                result = self.llm.create_completion(prompt=tokens, stop=stop, grammar=grammar,
                                                     **_sampling(config))
             except (RuntimeError, ValueError) as exc:
                 self.llm.reset()  # the context's bookkeeping is unknown now: start cold
@@ -215,7 +246,66 @@ class _Engine:
             latency_s=time.perf_counter() - started,
             finish_reason="length" if choice["finish_reason"] == "length" else "stop",
             model_id=self.path.name,
-            extra={"prompt_tokens_evaluated": evaluated, "n_ctx": self.n_ctx})
+            extra={"prompt_tokens_evaluated": evaluated, "n_ctx": self.n_ctx},
+            constrained=grammar is not None)
+
+
+def grammar_problem(llama_cpp: ModuleType, vocab: Any, text: str) -> str | None:
+    """None when llama.cpp accepts ``text`` as a GBNF grammar with start rule ``root``; else
+    what llama.cpp said about it (it prints parse errors to the C ``stderr`` and its log).
+
+    ``llama_sampler_init_grammar`` parses the grammar and returns NULL when it cannot; a good
+    sampler is freed at once. File descriptor 2 is redirected for the call (well under a
+    millisecond), so anything another thread writes to it meanwhile lands in the message.
+    """
+    captured: list[str] = []
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def capture(level: int, message: bytes, user_data: ctypes.c_void_p) -> None:
+        captured.append(message.decode("utf-8", "replace"))
+
+    with _fd2_captured() as printed:
+        llama_cpp.llama_log_set(capture, ctypes.c_void_p(0))
+        try:
+            sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
+        finally:
+            _restore_log(llama_cpp)
+    if sampler:
+        llama_cpp.llama_sampler_free(sampler)
+        return None
+    detail = " ".join((printed[0] + " " + "".join(captured)).split())
+    return detail or "llama.cpp could not parse the grammar"
+
+
+def _restore_log(llama_cpp: ModuleType) -> None:
+    try:
+        from llama_cpp import _logger
+    except ImportError:  # pragma: no cover - other llama-cpp-python layouts
+        llama_cpp.llama_log_set(None, ctypes.c_void_p(0))
+        return
+    llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+@contextlib.contextmanager
+def _fd2_captured() -> Iterator[list[str]]:
+    """Redirect file descriptor 2 to a temporary file; the yielded list gets its text."""
+    result = [""]
+    with tempfile.TemporaryFile() as sink:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no standard error at all: nothing to capture
+            yield result
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield result
+        finally:
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL(None).fflush(None)
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            result[0] = sink.read(4000).decode("utf-8", "replace")
 
 
 def _sampling(config: GenerateConfig) -> dict[str, Any]:
@@ -242,15 +332,21 @@ def get_engine(path: Path) -> _Engine:
 
 
 class LlamaCppBackend(Backend):
-    """A handle on a shared resident model; cheap to create one per party."""
+    """A handle on a shared resident model; cheap to create one per party.
+
+    Takes ``grammar`` constraints (GBNF); ``Completion.constrained`` is True when the answer was
+    decoded under one, which guarantees it matches the grammar unless it was cut at max_tokens.
+    """
 
     local = True
+    structured_modes: tuple[StructuredMode, ...] = ("grammar",)
 
     def __init__(self, engine: _Engine, model: str) -> None:
         self.engine = engine
         self.spec = f"llamacpp:{model}"
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        require_mode(self.spec, self.structured_modes, config.constraint)
         async with self.engine.async_lock():
             return await asyncio.to_thread(self.engine.run, messages, config)
 

@@ -3,10 +3,33 @@
 Translates messages to one ``chat.completions.create`` call of the official SDK and sorts the
 SDK's exceptions into ``TransientError`` / ``FatalError``. The SDK's own retries are off: the
 retry wrapper owns that policy. The API key never appears in messages, reprs or logs.
+
+Structured turns (``GenerateConfig.constraint``):
+
+* ``json``: ``response_format={"type": "json_schema", "json_schema": {"name", "strict": True,
+  "schema"}}`` (OpenAI's structured outputs; vLLM and llama.cpp's server take the same field).
+* ``grammar`` (OpenAI-compatible servers only, i.e. a base URL is set): the GBNF in the request
+  body, in the field the server reads. ``NEGOTIATION_OPENAI_GRAMMAR_FIELD`` selects it for all
+  such backends of a process, a ``#FIELD`` suffix on the model name for one spec
+  (``openai:qwen#guided_grammar@http://127.0.0.1:8000/v1``; the suffix is not sent):
+
+  - ``structured_outputs`` (default): ``{"structured_outputs": {"grammar": …}}``, vLLM >= 0.12
+    (which dropped ``guided_*`` and silently ignores it);
+  - ``guided_grammar``: ``{"guided_grammar": …}``, vLLM before 0.12;
+  - ``grammar``: ``{"grammar": …}``, llama.cpp's ``llama-server`` (and llama-cpp-python's);
+  - ``none``: the server takes no grammar; the backend then offers ``json`` only.
+
+``Completion.constrained`` only means the constraint was *sent*: a server may ignore a field it
+does not know (vLLM ignores unknown fields; some llama.cpp server builds accept a json_schema
+without enforcing it), so the seat decides from the content whether the answer follows the
+schema. A server that rejects the constraint (HTTP 400/422) fails the call with a
+``FatalError`` naming what was rejected; it is not retried.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import time
 from typing import Any
@@ -15,14 +38,17 @@ from negotiation.backends.base import (
     MALFORMED,
     Backend,
     Completion,
+    Constraint,
     FatalError,
     GenerateConfig,
     Message,
+    StructuredMode,
     TransientError,
     count_of,
     malformed_reply,
     text_of,
 )
+from negotiation.backends.structured import require_mode
 from negotiation.backends.wrappers import retry_after_seconds
 
 try:
@@ -36,6 +62,11 @@ _PLACEHOLDER_KEY = "not-needed"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
 """4xx statuses worth retrying (as the SDK itself would): timeout, conflict, rate limit."""
 
+GRAMMAR_FIELD_ENV = "NEGOTIATION_OPENAI_GRAMMAR_FIELD"
+GRAMMAR_FIELDS: tuple[str, ...] = ("structured_outputs", "guided_grammar", "grammar", "none")
+"""Where a grammar goes in the request body (see the module docstring)."""
+DEFAULT_GRAMMAR_FIELD = "structured_outputs"
+
 
 class OpenAIBackend(Backend):
     """One model on an OpenAI-compatible chat completions endpoint."""
@@ -47,12 +78,16 @@ class OpenAIBackend(Backend):
         return 1 << 20
 
     def __init__(self, client: Any, model: str, spec: str, key_env: str,
-                 secret: str | None) -> None:
+                 secret: str | None, grammar_field: str = "none") -> None:
         self._client = client
         self.model = model
         self.spec = spec
         self._key_env = key_env
         self._secret = secret
+        self.grammar_field = grammar_field
+        """The request field a grammar is sent in (``none``: no grammar mode)."""
+        self.structured_modes: tuple[StructuredMode, ...] = (
+            ("grammar", "json") if grammar_field != "none" else ("json",))
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(spec={self.spec!r})"
@@ -61,17 +96,24 @@ class OpenAIBackend(Backend):
         await self._client.close()
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> Completion:
+        """One chat completion; under a constraint, ``Completion.constrained`` means the
+        constraint was sent (not that the server enforced it: the seat checks the content)."""
+        constraint = require_mode(self.spec, self.structured_modes, config.constraint)
         started = time.perf_counter()
         try:
             response = await self._client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 timeout=config.timeout_s,
-                **request_options(config),
+                **request_options(config, self.grammar_field),
             )
-            return self._completion(response, time.perf_counter() - started)
+            completion = self._completion(response, time.perf_counter() - started)
+            return dataclasses.replace(completion, constrained=constraint is not None)
         except openai.OpenAIError as error:
-            raise map_error(error, self._key_env, self._secret) from None
+            mapped = map_error(error, self._key_env, self._secret)
+            if constraint is not None:
+                mapped = _rejected_constraint(error, mapped, constraint, self.grammar_field)
+            raise mapped from None
         except MALFORMED as error:  # an HTML page, cut JSON, a string where numbers belong
             raise malformed_reply(self.spec, error) from None
 
@@ -90,17 +132,52 @@ class OpenAIBackend(Backend):
         )
 
 
-def request_options(config: GenerateConfig) -> dict[str, Any]:
-    """The generation settings as ``chat.completions.create`` keyword arguments."""
+def request_options(config: GenerateConfig,
+                    grammar_field: str = DEFAULT_GRAMMAR_FIELD) -> dict[str, Any]:
+    """The generation settings (and the constraint) as ``chat.completions.create`` keyword
+    arguments; a grammar goes in ``grammar_field`` of the body (``extra_body``)."""
     options: dict[str, Any] = {"temperature": config.temperature,
                                "max_tokens": config.max_tokens}
+    extra_body: dict[str, Any] = {}
     if config.top_p is not None:
         options["top_p"] = config.top_p
     if config.seed is not None:
         options["seed"] = config.seed
     if config.top_k is not None:
-        options["extra_body"] = {"top_k": config.top_k}  # vLLM / llama.cpp extension
+        extra_body["top_k"] = config.top_k  # vLLM / llama.cpp extension
+    constraint = config.constraint
+    if constraint is not None and constraint.mode == "json":
+        options["response_format"] = response_format(constraint)
+    elif constraint is not None and constraint.mode == "grammar":
+        if grammar_field == "structured_outputs":
+            extra_body["structured_outputs"] = {"grammar": constraint.gbnf}
+        elif grammar_field in ("guided_grammar", "grammar"):
+            extra_body[grammar_field] = constraint.gbnf
+        else:
+            raise FatalError(f"no grammar field for this server ({GRAMMAR_FIELD_ENV}="
+                             f"{grammar_field!r}; use one of {', '.join(GRAMMAR_FIELDS[:-1])})")
+    if extra_body:
+        options["extra_body"] = extra_body
     return options
+
+
+def response_format(constraint: Constraint) -> dict[str, Any]:
+    """OpenAI's strict structured-output ``response_format`` for a JSON constraint."""
+    return {"type": "json_schema",
+            "json_schema": {"name": constraint.name, "strict": True,
+                            "schema": copy.deepcopy(dict(constraint.json_schema))}}
+
+
+def _rejected_constraint(error: Exception, mapped: Exception, constraint: Constraint,
+                         grammar_field: str) -> Exception:
+    """A 400/422 on a constrained request says what the server rejected (still fatal)."""
+    status = getattr(error, "status_code", None)
+    if not isinstance(mapped, FatalError) or status not in (400, 422):
+        return mapped
+    what = ("the response_format json_schema" if constraint.mode == "json"
+            else f"the grammar sent as {grammar_field!r}")
+    return FatalError(f"the server rejected {what} of constraint {constraint.name!r} "
+                      f"(HTTP {status}); it may not support structured outputs: {mapped}")
 
 
 def map_error(error: Exception, key_env: str, secret: str | None) -> Exception:
@@ -133,13 +210,35 @@ def _require_sdk() -> None:
         raise FatalError("the 'openai' package is not installed (pip install openai)")
 
 
+def grammar_field_of(model: str, base_url: str | None) -> tuple[str, str]:
+    """The model name to send and the grammar field: a ``#FIELD`` suffix of ``model``, else
+    ``NEGOTIATION_OPENAI_GRAMMAR_FIELD``, else ``structured_outputs`` for a compatible server
+    (a base URL) and ``none`` for the OpenAI API itself (it takes no grammar)."""
+    name, sep, suffix = model.partition("#")
+    field = suffix.strip() if sep else os.environ.get(GRAMMAR_FIELD_ENV, "").strip()
+    if field and field not in GRAMMAR_FIELDS:
+        where = f"model suffix #{field}" if sep else f"{GRAMMAR_FIELD_ENV}={field}"
+        raise FatalError(f"unknown grammar field ({where[:60]}): use one of "
+                         f"{', '.join(GRAMMAR_FIELDS)}")
+    if not name:
+        raise FatalError(f"model spec {model!r} names no model before '#'")
+    if base_url is None:  # the environment variable does not apply to the OpenAI API
+        if sep and field != "none":
+            raise FatalError(f"the OpenAI API takes no grammar: #{field} needs an "
+                             "OpenAI-compatible server (give a base URL)")
+        return name, "none"
+    return name, field or DEFAULT_GRAMMAR_FIELD
+
+
 def create(model: str, base_url: str | None = None) -> Backend:
     """An OpenAI backend; ``base_url`` (or ``OPENAI_BASE_URL``) selects a compatible server.
 
     The key comes from ``OPENAI_API_KEY``; a custom server without one gets a placeholder.
+    ``model`` may end in ``#FIELD``: where that server takes a grammar (``grammar_field_of``).
     """
     _require_sdk()
     base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    model, grammar_field = grammar_field_of(model, base_url)
     key = os.environ.get("OPENAI_API_KEY") or None
     if key is None:
         if base_url is None:
@@ -147,7 +246,7 @@ def create(model: str, base_url: str | None = None) -> Backend:
                              "give a base URL for a local OpenAI-compatible server)")
         key = _PLACEHOLDER_KEY
     client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
-    return OpenAIBackend(client, model, f"openai:{model}", "OPENAI_API_KEY", key)
+    return OpenAIBackend(client, model, f"openai:{model}", "OPENAI_API_KEY", key, grammar_field)
 
 
 def create_azure(deployment: str, base_url: str | None = None) -> Backend:

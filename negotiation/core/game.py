@@ -6,6 +6,7 @@ validate themselves on construction, so an object that exists is a consistent ga
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ class Party:
         """This party's score for ``option`` (1-based) of the issue at ``issue_index``."""
         return self.scores[issue_index][option - 1]
 
-    @property
+    @functools.cached_property
     def speakers(self) -> tuple[str, ...]:
         """The names under which this party speaks."""
         return representative_names(self.name, self.count)
@@ -181,34 +182,37 @@ class Scoring:
             if tuple(len(row) for row in p.scores) != shape:
                 raise ValueError(f"party {p.name!r} has a score sheet of another shape")
 
-    @property
+    @functools.cached_property
     def proposer(self) -> Party:
         """The party that opens and closes: p1, or the first party when there is no p1."""
         return next((p for p in self.parties if p.is_p1), self.parties[0])
 
-    @property
+    @functools.cached_property
     def has_p1(self) -> bool:
         """Whether a p1 (proposer with a veto) exists; otherwise the first party chairs."""
         return any(p.is_p1 for p in self.parties)
 
-    @property
+    @functools.cached_property
     def vetoes(self) -> tuple[Party, ...]:
         """The veto parties present: p1 and p2."""
         return tuple(p for p in self.parties if p.has_veto)
 
-    @property
+    @functools.cached_property
     def target(self) -> Party | None:
         """The party a targeted adversary aims at, if any."""
         return next((p for p in self.parties if p.is_target), None)
 
     def party(self, name: str) -> Party:
         """Look a party up by display name or by one of its speakers (KeyError when absent)."""
-        for p in self.parties:
-            if p.name == name or name in p.speakers:
-                return p
-        raise KeyError(name)
+        return self._by_name[name]
 
-    @property
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Party]:
+        index = {s: p for p in reversed(self.parties) for s in p.speakers}
+        index.update({p.name: p for p in reversed(self.parties)})
+        return index
+
+    @functools.cached_property
     def speakers(self) -> tuple[str, ...]:
         """Every speaker in config order (a party with count=K contributes K)."""
         return tuple(s for p in self.parties for s in p.speakers)

@@ -20,8 +20,10 @@ from negotiation.core.deal_space import MAX_DEALS, Analysis, analyse
 from negotiation.core.errors import ConfigError, GameFormatError
 from negotiation.core.game import Game
 from negotiation.core.phases import PARTY_PHASES, Phase
+from negotiation.games.roles import role_names
 from negotiation.core.rules import DEFAULT_POLICY, STRICT_POLICY
 from negotiation.protocol.prompting import PromptBuilder, preview_observation
+from negotiation.protocol.turn_schema import TurnSchema
 
 STRICT = STRICT_POLICY
 
@@ -93,6 +95,20 @@ def _analysis_json(a: Analysis) -> dict[str, Any]:
     }
 
 
+def structured_turns(game: Game) -> dict[str, Any]:
+    """The grammar and JSON Schema of each party turn as p1 gets them (``--structured``;
+    another party's differ only where it has no plan left)."""
+    party = game.scoring.proposer
+    out: dict[str, Any] = {}
+    for phase in PARTY_PHASES:
+        schema = TurnSchema.for_observation(
+            preview_observation(game, party, party.speakers[0], phase))
+        if schema is not None:
+            out[phase.value] = {"key": schema.key, "max_tokens": schema.max_tokens(),
+                                "grammar": schema.gbnf(), "json_schema": schema.json_schema()}
+    return out
+
+
 def summary(game: Game) -> dict[str, Any]:
     """The ``check --json`` object."""
     scoring = game.scoring
@@ -109,6 +125,8 @@ def summary(game: Game) -> dict[str, Any]:
         "unanimous": None,
         "analysis": None,
         "notes": notes(game),
+        "roles": role_names(game),
+        "structured": structured_turns(game),
     }
     if n > MAX_DEALS:
         result["analysis_message"] = f"{n:,} deals exceed the analysis limit of {MAX_DEALS:,}"
@@ -140,5 +158,8 @@ def render_text(s: dict[str, Any]) -> str:
                          f"{a['welfare_deal']}, Nash deal {a['nash_deal']}")
         lines.append("acceptable deals per party (>=): " + ", ".join(
             f"{k} {v}" for k, v in s["analysis"][">="]["acceptable"].items()))
+    if s.get("roles"):
+        lines.append("model roles (inspect --model-role): " + ", ".join(
+            f"{role}={seat}" for role, seat in s["roles"].items()))
     lines += [f"note: {n}" for n in s["notes"]]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ sessions of a run, so a machine crash loses at most the turns of the last batch.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -33,35 +34,35 @@ def journal_path(log_path: Path) -> Path:
 
 
 class Syncer:
-    """A thread that fsyncs the files it is told about, in batches (group commit)."""
+    """A thread that fsyncs the journals it is told about, in batches (group commit).
+
+    A failed fsync (a full or broken disk) is kept in ``error`` and raised by the next append
+    of any journal, so the sweep stops instead of running on without durable logs."""
 
     def __init__(self, interval_s: float = SYNC_INTERVAL_S) -> None:
         self.interval_s = interval_s
-        self._dirty: set[Path] = set()
+        self._dirty: set[Journal] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
         self.batches = 0
+        self.error: OSError | None = None
         self._thread = threading.Thread(target=self._loop, name="journal-fsync", daemon=True)
         self._thread.start()
 
-    def mark(self, path: Path) -> None:
-        """``path`` has unsynced appends."""
+    def mark(self, journal: Journal) -> None:
+        """``journal`` has unsynced appends."""
         with self._lock:
-            self._dirty.add(path)
+            self._dirty.add(journal)
 
     def _flush(self) -> None:
         with self._lock:
             batch, self._dirty = self._dirty, set()
-        for path in batch:
+        for journal in batch:
             try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:  # compacted meanwhile: the log is synced itself
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                journal.sync()
+            except OSError as err:
+                self.error = self.error or err
         if batch:
             self.batches += 1
 
@@ -83,12 +84,10 @@ def _line(key: str, value: Any) -> bytes:
             + "\n").encode("utf-8")
 
 
-def _append(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def header_text(log: SessionLog) -> str:
@@ -98,11 +97,11 @@ def header_text(log: SessionLog) -> str:
 
 
 def turn_line(turn: TurnRecord, order: list[str] | None = None) -> bytes:
-    """One turn's journal line (with the speaking order when the moderator extended it)."""
-    record: dict[str, Any] = {"turn": turn.model_dump(mode="json")}
-    if order is not None:
-        record["order"] = order
-    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    """One turn's journal line (with the speaking order when the moderator extended it);
+    the turn is serialised once, by pydantic, straight to JSON (not to a dict and then again)."""
+    tail = b"}\n" if order is None else b',"order":' + json.dumps(
+        order, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"}\n"
+    return b'{"turn":' + turn.model_dump_json().encode("utf-8") + tail
 
 
 def final_text(log: SessionLog) -> str:
@@ -115,7 +114,9 @@ class Journal:
     """The files of one session in a run folder: its journal while it runs, its log after.
 
     The engine's sink (``JournalSink``) and the driver of worker processes (which receives
-    ready-made lines) both write through it, so there is one way a run folder is written.
+    ready-made lines) both write through it, so there is one way a run folder is written. The
+    journal stays open from ``begin`` to ``finish`` (or ``close``): an ``open`` per turn cost
+    more than the rest of the turn's log writing.
     """
 
     def __init__(self, path: Path, syncer: Syncer | None = None) -> None:
@@ -123,27 +124,50 @@ class Journal:
         self.journal = journal_path(path)
         self.syncer = syncer
         self.bytes_written = 0
+        self._fd: int | None = None
+        self._lock = threading.Lock()  # the syncer thread fsyncs the same descriptor
 
     def begin(self, header: str) -> None:
         """A fresh journal (replacing any older one) whose first line is ``header``."""
+        self.close()
         write_atomic(self.journal, header)
         self.bytes_written += len(header.encode("utf-8"))
+        self._fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND)
 
     def append(self, line: bytes) -> None:
         """Append one line; fsync now, or in the syncer's next batch."""
-        _append(self.journal, line)
+        if self.syncer is not None and self.syncer.error is not None:
+            raise self.syncer.error
+        if self._fd is None:
+            self._fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND)
+        try:
+            _write_all(self._fd, line)
+        except OSError as err:  # os.write names no file: say which one
+            raise OSError(err.errno, err.strerror, str(self.journal)) from None
         self.bytes_written += len(line)
         if self.syncer is not None:
-            self.syncer.mark(self.journal)
+            self.syncer.mark(self)
         else:
-            fd = os.open(self.journal, os.O_RDONLY)
-            os.fsync(fd)
-            os.close(fd)
+            self.sync()
+
+    def sync(self) -> None:
+        """fsync what was appended (nothing when the journal is closed)."""
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the journal file, leaving it on disk (a session moved elsewhere)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def finish(self, text: str) -> None:
         """Write the session log (atomic, synced), then drop the journal."""
         write_atomic(self.path, text)
         self.bytes_written += len(text.encode("utf-8"))
+        self.close()
         self.journal.unlink(missing_ok=True)
 
 
@@ -160,9 +184,10 @@ class JournalSink:
         return self.files.bytes_written
 
     async def begin(self, log: SessionLog) -> None:
-        """A fresh journal whose header is the log so far (replacing any older journal)."""
-        self.files.begin(header_text(log))
+        """A fresh journal whose header is the log so far (replacing any older journal);
+        written (and fsynced) in a worker thread, so other sessions keep running."""
         self._order = list(log.order)
+        await asyncio.to_thread(self.files.begin, header_text(log))
 
     async def turn(self, log: SessionLog, turn: TurnRecord) -> None:
         """Append one turn (and the speaking order when the moderator extended it)."""
@@ -172,8 +197,13 @@ class JournalSink:
         self.files.append(turn_line(turn, order))
 
     async def save(self, log: SessionLog) -> None:
-        """The session ended: write the session log (atomic, synced), drop the journal."""
-        self.files.finish(final_text(log))
+        """The session ended: write the session log (atomic, synced), drop the journal, in a
+        worker thread (an fsync, and the unlink of a just-synced file, take milliseconds)."""
+        await asyncio.to_thread(self.files.finish, final_text(log))
+
+    def close(self) -> None:
+        """Close the journal file if the session stopped without ending (cancelled)."""
+        self.files.close()
 
 
 def parse_journal(data: bytes) -> tuple[dict[str, Any], bool]:

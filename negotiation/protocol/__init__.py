@@ -3,7 +3,7 @@ its text is read, how a session ends.
 
 Public API: ``Observation``, ``Action``, ``SeatReply``, ``Seat`` (the seat contract);
 ``PromptBuilder`` (Jinja2 templates); ``parse_output``, ``parse_vote``, ``read_answer``;
-``SessionRunner`` (the round engine) with ``next_step``/``plan_steps``; ``conclude``.
+``SessionRunner`` (the round engine) with ``next_step``/``plan_steps`` (``progress``); ``conclude``.
 """
 
 from negotiation.core.lazy import lazy_exports
@@ -34,8 +34,8 @@ __getattr__ = lazy_exports(
         "parse_vote": "negotiation.protocol.parsing",
         "read_answer": "negotiation.protocol.reading",
         "SessionRunner": "negotiation.protocol.engine",
-        "next_step": "negotiation.protocol.engine",
-        "plan_steps": "negotiation.protocol.engine",
+        "next_step": "negotiation.protocol.progress",
+        "plan_steps": "negotiation.protocol.progress",
         "conclude": "negotiation.protocol.outcome",
     },
 )

@@ -78,9 +78,15 @@ class _Section:
     implied: bool = False
 
 
+@lru_cache(maxsize=32)
+def _all_tags(text: str) -> tuple[_Tag, ...]:
+    """Every tag of ``text`` (one scan per text: a parse asks for its tags several times)."""
+    return tuple((m.start(), m.end(), bool(m.group(1)), m.group(2).upper())
+                 for m in _TAG.finditer(text))
+
+
 def _tags(text: str, kinds: frozenset[str]) -> list[_Tag]:
-    tags = ((m.start(), m.end(), bool(m.group(1)), m.group(2).upper()) for m in _TAG.finditer(text))
-    return [t for t in tags if t[3] in kinds]
+    return [t for t in _all_tags(text) if t[3] in kinds]
 
 
 def _sections(text: str) -> list[_Section]:

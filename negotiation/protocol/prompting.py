@@ -1,114 +1,25 @@
-"""Renders every prompt from Jinja2 templates in a sandbox.
+"""Renders every prompt from Jinja2 templates (``templates.py`` holds the sandboxed environment).
 
-Game folders may come from strangers and may override templates (their ``prompts/`` folder), so
-templates run in a ``SandboxedEnvironment`` with ``StrictUndefined``: an unknown variable or a
-forbidden attribute is a ``TemplateError``, never silent text. Game and model text is passed
-in as data and is never itself rendered as a template.
+Game and model text is passed in as data and is never itself rendered as a template. The parts of
+a prompt that are the same on every turn of a party (its variables, its scratchpad instructions,
+its reply format) are computed once per game and reused: rendering is most of the harness's own
+time per model call.
 """
 
 from __future__ import annotations
 
-import functools
-import traceback
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import collections
+from collections.abc import Sequence
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
-
-from negotiation.core.errors import TemplateError
-from negotiation.core.files import UnsafeFileError, game_file_limit, read_inside
 from negotiation.core.game import Game, Party
 from negotiation.core.phases import Phase
 from negotiation.core.rules import UNANIMITY_BONUS, required_supporters
 from negotiation.protocol.seats import Observation, PublicMessage
+from negotiation.protocol.templates import make_environment, plural, render, template_exists
 
-LIBRARY_PROMPTS = Path(__file__).resolve().parent / "prompts"
-
-
-def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``plural(5, "party", "parties")`` -> ``"5 parties"``; ``plural(1, "party")`` -> ``"1 party"``."""
-    word = singular if n == 1 else (plural_form or singular + "s")
-    return f"{n} {word}"
-
-
-class FolderLoader(jinja2.BaseLoader):
-    """Templates from one folder, read like every game file: only regular files inside the
-    folder (a symlink out of it, a FIFO or a device is refused), at most 1 MB each."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-
-    def get_source(self, environment: jinja2.Environment,
-                   template: str) -> tuple[str, str, Callable[[], bool]]:
-        path = self.root.joinpath(*jinja2.loaders.split_template_path(template))
-        if not (path.exists() or path.is_symlink()):
-            raise jinja2.TemplateNotFound(template)
-        try:
-            text = read_inside(path, self.root, game_file_limit()).decode("utf-8")
-        except UnsafeFileError as err:
-            raise TemplateError(f"{path}: {err.reason}") from None
-        except UnicodeDecodeError as err:
-            raise TemplateError(f"{path}: not valid UTF-8 ({err.reason})") from None
-        mtime = path.stat().st_mtime
-        return text, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
-
-
-@functools.lru_cache(maxsize=64)
-def make_environment(game_prompts: Path | None = None) -> SandboxedEnvironment:
-    """A sandboxed environment reading the game's templates first, then the library's
-    (cached per prompts folder: compiling the templates costs ~20 ms)."""
-    loaders: list[jinja2.BaseLoader] = []
-    if game_prompts is not None:
-        loaders.append(FolderLoader(game_prompts))
-    loaders.append(FolderLoader(LIBRARY_PROMPTS))
-    env = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                               autoescape=False, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False)
-    env.filters["plural"] = plural
-    env.globals["plural"] = plural
-    env.filters["slot"] = lambda issue: f"{issue['letter']}?"
-    env.filters["option_range"] = lambda issue: (f"{issue['letter']}: one of "
-                                                 f"{issue['options'][0]}-{issue['options'][-1]}")
-    return env
-
-
-def template_exists(env: jinja2.Environment, name: str) -> bool:
-    """Whether a template (e.g. ``incentives/greedy.j2``) exists in the game or library."""
-    try:
-        env.get_template(name)
-    except jinja2.TemplateNotFound:
-        return False
-    return True
-
-
-def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
-    """Render a template, turning every Jinja2 failure into a ``TemplateError``."""
-    try:
-        return env.get_template(name).render(**context).strip() + "\n"
-    except jinja2.TemplateNotFound as err:
-        raise TemplateError(f"template {err.name!r} not found") from None
-    except jinja2.TemplateSyntaxError as err:
-        raise TemplateError(f"{err.filename or name}:{err.lineno}: {err.message}") from None
-    except jinja2.UndefinedError as err:
-        where = _failing_template(err, name)
-        raise TemplateError(f"{where}: undefined variable: {err.message}") from None
-    except SecurityError as err:
-        where = _failing_template(err, name)
-        raise TemplateError(f"{where}: forbidden by the template sandbox: {err}") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError) as err:
-        where = _failing_template(err, name)
-        raise TemplateError(f"{where}: template failed: {type(err).__name__}: {err}") from None
-
-
-def _failing_template(err: BaseException, default: str) -> str:
-    """The template file (and line) where a rendering error happened, from the traceback."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.endswith(".j2")]
-    if not frames:
-        return default
-    return f"{frames[-1].filename}:{frames[-1].lineno}"
-
+__all__ = ["PromptBuilder", "make_environment", "plural", "preview_observation",
+           "prompt_builder", "render"]
 
 def mark_self(global_text: str, name: str, colleagues: int = 0) -> str:
     """Every ``"Name"`` of the party itself becomes ``"Name" (represented by you)`` (``by you
@@ -163,15 +74,44 @@ def preview_observation(game: Game, party: Party, speaker: str, phase: Phase) ->
         else None)
 
 
+_BUILDERS: collections.OrderedDict[int, PromptBuilder] = collections.OrderedDict()
+_MAX_BUILDERS = 64
+
+
+def prompt_builder(game: Game) -> PromptBuilder:
+    """The builder of ``game`` (one per game object, the last 64 kept): every session of a
+    sweep shares its game's per-party variables and template lookups."""
+    builder = _BUILDERS.get(id(game))
+    if builder is None or builder.game is not game:  # the builder keeps its game alive
+        builder = _BUILDERS[id(game)] = PromptBuilder(game)
+        while len(_BUILDERS) > _MAX_BUILDERS:
+            _BUILDERS.popitem(last=False)
+    return builder
+
+
 class PromptBuilder:
     """Renders the prompts of one game; one instance per game (templates are cached)."""
 
     def __init__(self, game: Game) -> None:
         self.game = game
         self.env = make_environment(game.prompts_dir)
+        self._contexts: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._templates: dict[str, str] = {}
+        self._parts: dict[tuple[Any, ...], str] = {}
 
     def _context(self, party: Party, speaker: str | None = None, **extra: Any) -> dict[str, Any]:
-        return {**party_context(self.game, party, speaker), **extra}
+        key = (party.name, speaker)
+        if key not in self._contexts:  # the same for every turn of the party (the game is frozen)
+            self._contexts[key] = party_context(self.game, party, speaker)
+        return {**self._contexts[key], **extra}
+
+    def _first(self, *names: str) -> str:
+        """The first of ``names`` that exists (looked up once per builder)."""
+        key = "|".join(names)
+        if key not in self._templates:
+            self._templates[key] = next((n for n in names[:-1] if template_exists(self.env, n)),
+                                        names[-1])
+        return self._templates[key]
 
     def incentive_template(self, party: Party) -> str | None:
         """``incentives/<name>.j2`` if the game or library has it, else None."""
@@ -179,7 +119,14 @@ class PromptBuilder:
         return name if template_exists(self.env, name) else None
 
     def initial(self, party: Party, speaker: str | None = None) -> str:
-        """The system prompt: global instructions, brief, rules, incentive, vetoes."""
+        """The system prompt: global instructions, brief, rules, incentive, vetoes (rendered
+        once per party and speaker)."""
+        key = ("initial.j2", party.name, speaker)
+        if key not in self._parts:
+            self._parts[key] = self._initial(party, speaker)
+        return self._parts[key]
+
+    def _initial(self, party: Party, speaker: str | None) -> str:
         return render(self.env, "initial.j2", self._context(
             party, speaker,
             global_instructions=mark_self(self.game.global_instructions, party.name,
@@ -188,23 +135,38 @@ class PromptBuilder:
             incentive_template=self.incentive_template(party),
         ))
 
+    def _part(self, name: str, party: Party, me: str, **variables: Any) -> str:
+        """A template rendered once per party, speaker and ``variables`` (the scratchpad and
+        reply-format paragraphs, the same on every turn of the same kind)."""
+        key = (name, party.name, me, tuple(sorted(variables.items())))
+        if key not in self._parts:
+            self._parts[key] = render(self.env, name, self._context(party, me, **variables),
+                                      part=True)
+        return self._parts[key]
+
+    def _fixed(self, party: Party, me: str, turn: str, structured: str,
+               final_turn: bool) -> dict[str, Any]:
+        """The turn-independent variables of a party prompt, rendered parts included."""
+        scratch = self._first(f"scratchpads/{party.incentive}.j2", "scratchpads/default.j2")
+        kind = {"turn": turn, "structured": structured, "final_turn": final_turn}
+        return {**kind, "scratchpad_template": scratch,
+                "scratchpad": self._part(scratch, party, me),
+                "reply_format": self._part("format.j2", party, me, **kind)}
+
     def round(self, party: Party, history: Sequence[PublicMessage], plan: str,
               final_turn: bool, summaries: Sequence[str] = (), speaker: str | None = None,
               structured: str = "off") -> str:
         """The per-turn user message: history window, own plan, reasoning and format."""
-        scratch = f"scratchpads/{party.incentive}.j2"
-        if not template_exists(self.env, scratch):
-            scratch = "scratchpads/default.j2"
         me = speaker or party.speakers[0]
         return render(self.env, "round.j2", self._context(
             party, me, history=self._history(me, history), summaries=list(summaries),
-            plan=plan.strip(), final_turn=final_turn, scratchpad_template=scratch,
-            turn="round", structured=structured))
+            plan=plan.strip(), **self._fixed(party, me, "round", structured, final_turn)))
 
     def opening(self, party: Party, structured: str = "off") -> str:
         """p1's round-0 prompt: present the opening deal."""
+        me = party.speakers[0]
         return render(self.env, "opening.j2", self._context(
-            party, turn="opening", structured=structured, final_turn=False))
+            party, me, **self._fixed(party, me, "opening", structured, False)))
 
     def final(self, party: Party, history: Sequence[PublicMessage], plan: str,
               summaries: Sequence[str] = (), structured: str = "off") -> str:
@@ -212,7 +174,7 @@ class PromptBuilder:
         me = party.speakers[0]
         return render(self.env, "final.j2", self._context(
             party, me, history=self._history(me, history), plan=plan.strip(),
-            summaries=list(summaries), turn="final", structured=structured, final_turn=True))
+            summaries=list(summaries), **self._fixed(party, me, "final", structured, True)))
 
     def _history(self, me: str, history: Sequence[PublicMessage]) -> list[dict[str, str]]:
         return [{"speaker": f"You ({me})" if h.speaker == me else h.speaker, "text": h.text}

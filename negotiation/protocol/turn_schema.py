@@ -19,8 +19,10 @@ answer is never cut.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +134,7 @@ class TurnSchema:
                     f"reason ::= {_text(b.reason, newline=False)}\n")
         if self.kind is Phase.MODERATOR:
             return "root ::= " + " | ".join(_literal(c) for c in self.choices) + "\n"
-        deal = f'" <DEAL>" deal "</DEAL>" tail'
+        deal = '" <DEAL>" deal "</DEAL>" tail'
         answer = deal if self.deal_required else f"({deal})?"
         plan = ' "\\n<PLAN>" plan "</PLAN>"' if self.plan else ""
         rules = [f'root ::= "<SCRATCHPAD>" scratch "</SCRATCHPAD>\\n<ANSWER>" message {answer} '
@@ -194,6 +196,34 @@ class TurnSchema:
         if not isinstance(data, dict) or set(data) != set(self.json_schema()["properties"]):
             return None
         return _action_of(self, data)
+
+
+    def read_tagged(self, text: str) -> tuple[Action, list[str]] | None:
+        """The action a grammar-constrained answer gives, read by the grammar's own structure
+        (the deal is the DEAL tag, nothing in the prose); None when ``text`` does not have
+        that structure (the free-text parser reads it then)."""
+        if self.kind is Phase.MODERATOR:
+            chosen = text.strip()
+            return (Action(public=chosen), []) if chosen in self.choices else None
+        match = (_TAGGED_VOTE if self.kind is Phase.VOTE else _TAGGED_TURN).fullmatch(text.strip())
+        if match is None:
+            return None
+        data = {k: v for k, v in match.groupdict().items() if v is not None}
+        if self.kind is Phase.VOTE:
+            return _action_of(self, {VOTE_KEY: data[VOTE_KEY], "reason": data.get("reason", "")})
+        action, problems = _action_of(self, {**data, "deal": data.get("deal")}) or (None, [])
+        if action is None:
+            return None
+        tail = data.get("tail", "").strip()
+        public = f"{action.public} {tail}".strip() if tail else action.public
+        return dataclasses.replace(action, public=public), problems
+
+
+_TAGGED_TURN = re.compile(
+    r"<SCRATCHPAD>(?P<scratchpad>[^<]*)</SCRATCHPAD>\n<ANSWER>(?P<public>[^<\n]*?)"
+    r"(?: <DEAL>(?P<deal>[A-Za-z0-9_,]*)</DEAL>(?P<tail>[^<\n]*))?</ANSWER>"
+    r"(?:\n<PLAN>(?P<plan>[^<]*)</PLAN>)?")
+_TAGGED_VOTE = re.compile(r"<VOTE>(?P<vote>ACCEPT|REJECT)</VOTE>(?: (?P<reason>[^<\n]*))?")
 
 
 def _action_of(schema: TurnSchema, data: dict[str, Any]) -> tuple[Action, list[str]] | None:

@@ -20,6 +20,7 @@ totals that include it report it as unknown and name the model.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,19 +59,25 @@ class PriceTable:
     """True for the shipped example table (``example: true``): say so next to estimates."""
 
     def lookup(self, model_spec: str) -> Price | None:
-        """The price of ``model_spec`` by the precedence above; None when none applies."""
-        candidates = [model_spec]
-        if "@" in model_spec:
-            candidates.append(model_spec.split("@", 1)[0])
-        exact = {k: p for k, p in self.entries if not _is_glob(k)}
-        for spec in candidates:
-            if spec in exact:
-                return exact[spec]
-            globs = [(key, price) for key, price in self.entries if _is_glob(key)
-                     and ("@" in key) == ("@" in spec) and fnmatch.fnmatchcase(spec, key)]
-            if globs:
-                return max(globs, key=lambda kv: len(kv[0]))[1]
-        return None
+        """The price of ``model_spec`` by the precedence above; None when none applies
+        (memoised: the cost guard prices every call)."""
+        return _lookup(self, model_spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookup(table: PriceTable, model_spec: str) -> Price | None:
+    candidates = [model_spec]
+    if "@" in model_spec:
+        candidates.append(model_spec.split("@", 1)[0])
+    exact = {k: p for k, p in table.entries if not _is_glob(k)}
+    for spec in candidates:
+        if spec in exact:
+            return exact[spec]
+        globs = [(key, price) for key, price in table.entries if _is_glob(key)
+                 and ("@" in key) == ("@" in spec) and fnmatch.fnmatchcase(spec, key)]
+        if globs:
+            return max(globs, key=lambda kv: len(kv[0]))[1]
+    return None
 
 
 def _is_glob(key: str) -> bool:

@@ -139,7 +139,7 @@ class Driver:
         """Sessions of lost workers go back to the queue, from the turns saved here."""
         for worker in self.transport.lost():
             for sid in [s for s, p in self.running.items() if p.worker == worker]:
-                del self.running[sid]
+                self.running.pop(sid).journal.close()
                 self.pending.insert(0, self.by_id[sid])
 
     def run(self) -> None:
@@ -159,6 +159,8 @@ class Driver:
             self.transport.stop()
             for worker, event in self.transport.poll(0):  # what came in while stopping
                 self._handle(worker, event)
+            for place in self.running.values():  # interrupted: the journals stay for a resume
+                place.journal.close()
             self.syncer.close()
 
     def _signal(self, signum: int, frame: Any) -> None:

@@ -36,7 +36,7 @@ from negotiation.core.phases import (
 from negotiation.logs.clock import now_iso
 from negotiation.logs.records import GameRef, PartyRecord, SessionLog
 from negotiation.protocol.engine import derive_seed
-from negotiation.protocol.prompting import PromptBuilder
+from negotiation.protocol.prompting import prompt_builder
 from negotiation.protocol.speakers import POLICIES, SpeakerContext, static_order
 from negotiation.runs import bounds
 
@@ -143,11 +143,12 @@ def seat_modes(game: Game, models: Mapping[str, ModelSpec],
 
 
 def session_id(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings,
-               index: int) -> str:
+               index: int, content_hash: str | None = None) -> str:
     """A stable id from the configuration and the session index (structured modes enter it
     only when some seat is constrained, so ids of free runs stay what they were)."""
     key = {
-        "game": game_hash(game.scoring.path), "models": {k: str(v) for k, v in models.items()},
+        "game": content_hash or game_hash(game.scoring.path),
+        "models": {k: str(v) for k, v in models.items()},
         "incentives": {p.name: p.incentive for p in game.parties}, "rounds": settings.rounds,
         "window": settings.window, "vote": settings.vote, "seed": settings.seed,
         "generation": settings.generation.to_record(), "index": index,
@@ -184,12 +185,14 @@ def worker_name() -> str:
 
 
 def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, run_name: str,
-            index: int) -> SessionLog:
-    """A fresh session log with parties, prompts and speaking order, no turns yet."""
+            index: int, content_hash: str | None = None) -> SessionLog:
+    """A fresh session log with parties, prompts and speaking order, no turns yet
+    (``content_hash``: the game folder's ``game_hash``, when the caller has it already)."""
     scoring = game.scoring
     rounds = settings.rounds if settings.rounds is not None else 4 * len(scoring.speakers)
     seed = derive_seed(settings.seed, index) if index else settings.seed
-    builder = PromptBuilder(game)
+    builder = prompt_builder(game)
+    content_hash = content_hash or game_hash(scoring.path)
     names = list(scoring.speakers)
     context = SpeakerContext(tuple(names), scoring.proposer.speakers[0], rounds, seed)
     modes, helper_modes = seat_modes(game, models, settings)
@@ -202,10 +205,10 @@ def new_log(game: Game, models: Mapping[str, ModelSpec], settings: RunSettings, 
                                             if p.count > 1},
                            structured=modes[p.name]) for p in scoring.parties]
     return SessionLog(
-        session_id=session_id(game, models, settings, index), run_name=run_name,
+        session_id=session_id(game, models, settings, index, content_hash), run_name=run_name,
         session_index=index,
         game=GameRef(name=game.name, path=str(scoring.path.resolve()),
-                     content_hash=game_hash(scoring.path)),
+                     content_hash=content_hash),
         issues=[{"letter": i.letter, "n_options": i.n_options} for i in scoring.issues],
         parties=parties, proposer=scoring.proposer.name, seed=seed, rounds=rounds,
         window=settings.window, vote=settings.vote,

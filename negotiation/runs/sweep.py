@@ -42,7 +42,7 @@ from negotiation.protocol.seats import Seat
 from negotiation.runs import lock
 from negotiation.runs.budget import CostGuard
 from negotiation.runs.limits import Counters, GatedBackend, ProviderGate
-from negotiation.runs.setup import assign_models, new_log, worker_name
+from negotiation.runs.setup import assign_models, game_hash, new_log, worker_name
 from negotiation.runs.specs import ExperimentPlan, RateLimit
 from negotiation.runs.summary import summarise, write_summary
 
@@ -70,16 +70,17 @@ def prepare(plan: ExperimentPlan) -> list[Job]:
     Every prompt of every game is rendered once here, so a broken template is a
     ``TemplateError`` before anything is written.
     """
-    games: dict[tuple[Any, ...], Game] = {}
+    games: dict[tuple[Any, ...], tuple[Game, str]] = {}
     jobs = []
     for spec in plan.sessions:
         key = (spec.game, tuple(sorted(spec.incentives.items())), spec.parties)
         if key not in games:
-            games[key] = load_game(spec.game, dict(spec.incentives), spec.parties)
-            render_all(games[key])
-        game = games[key]
+            loaded = load_game(spec.game, dict(spec.incentives), spec.parties)
+            render_all(loaded)
+            games[key] = loaded, game_hash(loaded.scoring.path)
+        game, content_hash = games[key]
         log = new_log(game, assign_models(game, spec.settings), spec.settings, plan.name,
-                      spec.index)
+                      spec.index, content_hash)
         path = plan.run_dir / f"session-{log.session_id}.json"
         jobs.append(Job(game, log, path, spec.label, spec.settings.base_url))
     ids = [j.log.session_id for j in jobs]
@@ -170,9 +171,9 @@ class Sweep:
             self.running += 1
             job.log.status, job.log.error, job.log.worker = "running", None, worker_name()
             self.on_event("start", job)
+            sink = JournalSink(job.path, self.syncer)
             try:
-                runner = SessionRunner(job.game, self.seats_for(job), job.log,
-                                       JournalSink(job.path, self.syncer),
+                runner = SessionRunner(job.game, self.seats_for(job), job.log, sink,
                                        lambda log, turn, total: self.on_event("turn", job))
                 job.log = await runner.run()
             except asyncio.CancelledError:
@@ -187,6 +188,7 @@ class Sweep:
                 return
             finally:
                 self.running -= 1
+                sink.close()
             if self.guard is not None:
                 self.guard.session_done(job.log)
             self.on_event("done", job)

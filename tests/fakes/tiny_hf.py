@@ -34,9 +34,12 @@ def _train_tokenizer() -> object:
                                    pad_token="<|endoftext|>", chat_template=CHATML)
 
 
-def build_tiny_chat_model(folder: Path, *, seed: int = 0, eos_first: bool = False) -> Path:
+def build_tiny_chat_model(folder: Path, *, seed: int = 0, eos_first: bool = False,
+                          max_positions: int = 512) -> Path:
     """Save a tokenizer + random LlamaForCausalLM to ``folder``; ``eos_first`` makes the model
-    end every answer at once (to test ``finish_reason == "stop"``)."""
+    end every answer at once (to test ``finish_reason == "stop"``); ``max_positions`` bounds
+    prompt plus answer (the real prompts of a game need a few thousand: the vocabulary is tiny,
+    so a token is about two characters)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -44,7 +47,7 @@ def build_tiny_chat_model(folder: Path, *, seed: int = 0, eos_first: bool = Fals
     eos, pad = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, bos_token_id=None, eos_token_id=eos,
+                         max_position_embeddings=max_positions, bos_token_id=None, eos_token_id=eos,
                          pad_token_id=pad, tie_word_embeddings=False)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
