@@ -18,7 +18,6 @@ grammar is complete only an EOS token, so a constrained answer ends by itself.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import os
 import threading
@@ -38,12 +37,16 @@ from negotiation.backends.base import (
     StructuredMode,
     env_number,
 )
+from negotiation.backends.hf_grammar import (
+    grammar_processor,
+    import_xgrammar,
+    xgrammar_available,
+)
 from negotiation.backends.structured import CompiledCache, require_mode
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install torch==2.13.0 transformers==5.23.0"
-XGRAMMAR_HINT = "pip install xgrammar==0.2.9"
 MAX_BATCH_ENV = "NEGOTIATION_HF_MAX_BATCH"
 WINDOW_ENV = "NEGOTIATION_HF_BATCH_WINDOW_S"
 DEFAULT_MAX_BATCH = 8
@@ -53,11 +56,6 @@ CHATML_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
 """Used only for tokenizers that ship no chat template."""
-
-
-def xgrammar_available() -> bool:
-    """Whether grammar constraints can be applied (xgrammar is installed)."""
-    return importlib.util.find_spec("xgrammar") is not None
 
 
 def _import_stack() -> tuple[ModuleType, ModuleType]:
@@ -144,7 +142,7 @@ class _Engine:
         return self.grammars.get(constraint.key, lambda: self._compile(constraint))
 
     def _compile(self, constraint: Constraint) -> Any:
-        xgr = _import_xgrammar()
+        xgr = import_xgrammar()
         if self._compiler is None:
             self._tokenizer_info = xgr.TokenizerInfo.from_huggingface(
                 self.tokenizer, vocab_size=self._vocab_size(), stop_token_ids=self.eos_ids)
@@ -204,7 +202,7 @@ class _Engine:
             torch.manual_seed(settings.seed)
         extra: dict[str, Any] = {}
         if grammars and any(g is not None for g in grammars):
-            extra["logits_processor"] = [_grammar_processor(_import_xgrammar(), grammars)]
+            extra["logits_processor"] = [grammar_processor(import_xgrammar(), grammars)]
         try:
             with torch.inference_mode():
                 out = self.model.generate(
@@ -225,59 +223,6 @@ class _Engine:
             finish_reason="length" if end is None else "stop",
             model_id=os.path.basename(self.name) if os.path.isdir(self.name) else self.name,
             extra={"prompt_tokens_evaluated": n_input}, constrained=constrained)
-
-
-def _import_xgrammar() -> ModuleType:
-    try:
-        import xgrammar
-    except ImportError as exc:
-        raise FatalError(f"grammar constraints on the hf backend need xgrammar: "
-                         f"{XGRAMMAR_HINT}") from exc
-    return xgrammar
-
-
-def _grammar_processor(xgr: ModuleType, grammars: list[Any]) -> Any:
-    """A logits processor masking each row to its own grammar (None: a free row).
-
-    Like ``xgrammar.contrib.hf.LogitsProcessor`` (one matcher per row, usable for one
-    ``generate`` call), but rows may be unconstrained, masks are filled by xgrammar's threaded
-    ``BatchGrammarMatcher``, and only rows whose grammar is still running are masked (a finished
-    row keeps its logits, so it never sees an all ``-inf`` row).
-    """
-    import transformers
-
-    class GrammarRows(transformers.LogitsProcessor):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.matchers = [None if g is None else xgr.GrammarMatcher(g) for g in grammars]
-            self.rows = [i for i, m in enumerate(self.matchers) if m is not None]
-            self.bitmask: Any = None
-            self.batch = xgr.BatchGrammarMatcher()
-            self.started = False
-
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            if input_ids.shape[0] != len(self.matchers):
-                raise RuntimeError(f"grammar processor built for {len(self.matchers)} rows, "
-                                   f"got {input_ids.shape[0]}")
-            if self.bitmask is None:
-                self.bitmask = xgr.allocate_token_bitmask(len(self.matchers), scores.shape[-1])
-            if self.started:
-                for row in self.rows:
-                    matcher = self.matchers[row]
-                    if not matcher.is_terminated():
-                        token = int(input_ids[row, -1])
-                        if not matcher.accept_token(token):
-                            raise RuntimeError(f"row {row}: token {token} breaks its grammar")
-            self.started = True
-            active = [r for r in self.rows if not self.matchers[r].is_terminated()]
-            if active:
-                self.batch.batch_fill_next_token_bitmask(
-                    [self.matchers[r] for r in active], self.bitmask, indices=active)
-                mask = self.bitmask.to(scores.device)
-                xgr.apply_token_bitmask_inplace(scores, mask, vocab_size=scores.shape[-1],
-                                                indices=active)
-            return scores
-
-    return GrammarRows()
 
 
 @dataclass

@@ -230,6 +230,19 @@ def grammar_field_of(model: str, base_url: str | None) -> tuple[str, str]:
     return name, field or DEFAULT_GRAMMAR_FIELD
 
 
+KEEPALIVE_CONNECTIONS = 1000
+"""Idle connections kept per client (the SDK keeps 100: a sweep with more calls in flight than
+that opened a new TCP connection for most calls, ~9 ms of client CPU each at 200 in flight)."""
+
+
+def _http_client() -> Any:
+    """The SDK's own httpx client, keeping as many idle connections as it may open."""
+    import httpx
+
+    return openai.DefaultAsyncHttpxClient(limits=httpx.Limits(
+        max_connections=KEEPALIVE_CONNECTIONS, max_keepalive_connections=KEEPALIVE_CONNECTIONS))
+
+
 def create(model: str, base_url: str | None = None) -> Backend:
     """An OpenAI backend; ``base_url`` (or ``OPENAI_BASE_URL``) selects a compatible server.
 
@@ -245,7 +258,8 @@ def create(model: str, base_url: str | None = None) -> Backend:
             raise FatalError("OPENAI_API_KEY is not set (needed for the OpenAI API; set it, or "
                              "give a base URL for a local OpenAI-compatible server)")
         key = _PLACEHOLDER_KEY
-    client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0)
+    client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0,
+                                http_client=_http_client())
     return OpenAIBackend(client, model, f"openai:{model}", "OPENAI_API_KEY", key, grammar_field)
 
 
@@ -262,5 +276,6 @@ def create_azure(deployment: str, base_url: str | None = None) -> Backend:
     if missing:
         raise FatalError(f"Azure OpenAI needs {', '.join(missing)} to be set")
     client = openai.AsyncAzureOpenAI(api_key=key, azure_endpoint=endpoint,
-                                     api_version=version, max_retries=0)
+                                     api_version=version, max_retries=0,
+                                     http_client=_http_client())
     return OpenAIBackend(client, deployment, f"azure:{deployment}", "AZURE_OPENAI_API_KEY", key)
