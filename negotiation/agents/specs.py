@@ -2,7 +2,8 @@
 
 A spec is ``kind:name[@base_url]``: a model backend (``openai:gpt-4o``, ``llamacpp:smollm2``,
 see ``negotiation.backends.registry``), a seat that needs no model (``scripted:<policy>``,
-``human:terminal``) or a model that inspect_ai called (``inspect:provider/model``, in logs only). The names of the paper's config files (``gpt-4-low``, ``hf_<name>``,
+``human:terminal``) or a model that inspect_ai called (``inspect:provider/model``, in logs
+only). The names of the paper's config files (``gpt-4-low``, ``hf_<name>``,
 ``gemini-1.0-pro-001``) and ``default`` (the embedded local model) are mapped to specs first.
 """
 

@@ -5,8 +5,8 @@ exceptions into ``TransientError`` / ``FatalError``. The request goes through th
 ``post`` (the SDK's documented way to call an endpoint with a plain body; ``create`` does the
 same after walking every parameter against its TypedDict annotations, which cost ~3.4 of the
 SDK's ~5 ms of CPU per call for this harness's plain-string messages); the response is parsed
-into the SDK's ``ChatCompletion`` and errors are the SDK's, as with ``create``. The SDK's own retries are off: the
-retry wrapper owns that policy. The API key never appears in messages, reprs or logs.
+into the SDK's ``ChatCompletion`` and errors are the SDK's, as with ``create``. The SDK's own
+retries are off: the retry wrapper owns that policy. The API key never appears in messages, reprs or logs.
 
 Structured turns (``GenerateConfig.constraint``):
 

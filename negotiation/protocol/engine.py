@@ -3,9 +3,10 @@
 A session is a sequence of steps: p1's opening, the discussion turns, p1's final proposal, then
 the votes; optionally a summarizer writes a running summary every K discussion turns and a
 moderator picks each next speaker. The next step is always derived from the turns already
-logged (and the stored speaking order; ``progress.SessionView``), so a resumed session continues
-exactly where it stopped. For each step the engine builds the acting seat's ``Observation`` from the log, awaits its
-``SeatReply`` and appends the turn; it never sees prompts or model text.
+logged (and the stored speaking order; ``progress.SessionView``), so a resumed session
+continues exactly where it stopped. For each step the engine builds the acting seat's
+``Observation`` from the log, awaits its ``SeatReply`` and appends the turn; it never sees
+prompts or model text.
 """
 
 from __future__ import annotations
