@@ -8,7 +8,7 @@ output tokens, and milliseconds per output token; then the ratios auto/off and t
 overhead per token (ms/token under the grammar minus ms/token free, a rough figure: answers of
 different lengths have different prompt costs inside their latency).
 
-    python benchmarks/bench_main_job.py                    # 3 seeds x {auto, off}: ~45 min on 2 cores
+    python benchmarks/bench_main_job.py                    # 3 seeds x {auto, off}: >1 h on 2 cores
     python benchmarks/bench_main_job.py --seeds 0 --modes auto
 """
 
