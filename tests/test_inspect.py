@@ -58,13 +58,10 @@ from negotiation.games.roles import role_names, slug  # noqa: E402
 from negotiation_inspect.seating import RUN_FIELDS  # noqa: E402
 from negotiation_inspect.solver import SPAN_TYPE, TURNS_KEY, span_name  # noqa: E402
 from negotiation_inspect.tasks import GAME_TASKS  # noqa: E402
+from tests.browser import require_chromium, start_chrome  # noqa: E402
 from tests.fakes import inspect_offline  # noqa: E402
 
 SCRIPTED = "negotiation-scripted/rational"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-         "--disable-default-apps", "--disable-extensions", "--window-size=1400,1000")
 LOCAL_URLS = ("http://127.0.0.1:", "data:", "blob:http://127.0.0.1:", "about:")
 VIEW_PROBES = ("/api/flow",)
 """Optional viewer endpoints this server answers 404 (no flow file): not errors."""
@@ -512,24 +509,14 @@ def _free_port() -> int:
 
 
 def test_inspect_view_shows_the_sample(cli: CliRuns, tmp_path: Path) -> None:
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must run the browser test: scripts/install.sh --test")
-        pytest.skip("/usr/bin/chromium or /usr/bin/chromedriver missing")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
+    require_chromium()
+    pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     path, server, port = cli.path, cli.viewer.process, cli.port
     session = embedded(cli.log)[0]
     url = f"http://127.0.0.1:{port}/"
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = None
     try:
         deadline = time.monotonic() + 60
@@ -540,10 +527,7 @@ def test_inspect_view_shows_the_sample(cli: CliRuns, tmp_path: Path) -> None:
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "no viewer"
                 time.sleep(0.3)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        driver.set_page_load_timeout(30)
-        driver.get("about:blank")
-        driver.get_log("performance")
+        driver = start_chrome(tmp_path / "profile", window="1400,1000")
         wait = WebDriverWait(driver, 30)
         sample = f"{url}#/tasks/{path.name}/samples/sample/0/1/transcript"
         driver.get(url)

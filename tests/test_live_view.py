@@ -43,19 +43,16 @@ from negotiation.logs.reading import load_logs
 from negotiation.logs.records import SessionLog
 from negotiation.protocol.progress import total_steps
 from negotiation_cli import main
+from tests.browser import HINT, chromium_present, start_chrome
 from tests.fakes.fake_llm_server import FakeLLMServer
 from tests.fakes.negotiation_replies import replies
 from tests.reportsite import HOSTILE, HOSTILE_ID, add_hostile_session, scripted_run
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-         "--disable-default-apps", "--disable-extensions", "--window-size=1280,1000")
 LOCAL_SCHEMES = ("data:", "about:")
 CUT = 5  # turns kept in the journal made from a finished session
 
-if os.environ.get("CI") and not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+if os.environ.get("CI") and not chromium_present():
     raise RuntimeError("CI must run the browser test: scripts/install.sh --test installs Chromium")
 
 
@@ -239,23 +236,11 @@ def test_static_report_csp_is_unchanged(scripted: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    webdriver = pytest.importorskip(
+    pytest.importorskip(
         "selenium.webdriver", reason="selenium is not installed (bash scripts/install_browser.sh)")
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.skip("/usr/bin/chromium or /usr/bin/chromedriver missing "
-                    "(bash scripts/install_browser.sh)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    chrome = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    chrome.set_page_load_timeout(30)
-    chrome.get("about:blank")          # leave the new-tab page (it loads chrome:// resources)
-    chrome.get_log("performance")
+    if not chromium_present():
+        pytest.skip(HINT)
+    chrome = start_chrome(tmp_path_factory.mktemp("chromium-profile"))
     yield chrome
     chrome.quit()
 

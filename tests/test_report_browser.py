@@ -22,24 +22,19 @@ import pytest
 from evaluation.site import build_site
 from evaluation.site.build import slug
 from negotiation.logs.reading import read_log as load_log
+from tests.browser import HINT, chromium_present, start_chrome
 from tests.reportsite import HOSTILE, HOSTILE_ID, add_hostile_session, scripted_run
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-         "--disable-default-apps", "--disable-extensions", "--window-size=1280,1000")
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 
-if os.environ.get("CI") and not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+if os.environ.get("CI") and not chromium_present():
     raise RuntimeError("CI must run the browser test: scripts/install.sh --test installs Chromium")
 webdriver = pytest.importorskip(
     "selenium.webdriver", reason="selenium is not installed (bash scripts/install_browser.sh)")
-if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-    pytest.skip("/usr/bin/chromium or /usr/bin/chromedriver missing "
-                "(bash scripts/install_browser.sh)", allow_module_level=True)
+if not chromium_present():
+    pytest.skip(HINT, allow_module_level=True)
 
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
@@ -54,16 +49,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    chrome = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    chrome.set_page_load_timeout(30)
-    chrome.get("about:blank")          # leave the new-tab page (it loads chrome:// resources)
-    chrome.get_log("performance")
+    chrome = start_chrome(tmp_path_factory.mktemp("chromium-profile"))
     yield chrome
     chrome.quit()
 
